@@ -1,0 +1,41 @@
+"""Strategy files: v3 config structs, loading/validation, and feature building."""
+
+from ktrdr.strategy.config import (
+    CheckpointConfig,
+    DataSplitConfig,
+    DecisionsConfig,
+    EarlyStoppingConfig,
+    FuzzySetConfig,
+    LabelConfig,
+    MembershipConfig,
+    ModelConfig,
+    NNInputConfig,
+    SchedulerConfig,
+    StrategyConfig,
+    TrainingConfig,
+    TrainingDataConfig,
+)
+from ktrdr.strategy.errors import StrategyError
+from ktrdr.strategy.loader import dump_strategy, parse_strategy
+from ktrdr.strategy.validate import load_strategy, validate_strategy
+
+__all__ = [
+    "CheckpointConfig",
+    "DataSplitConfig",
+    "DecisionsConfig",
+    "EarlyStoppingConfig",
+    "FuzzySetConfig",
+    "LabelConfig",
+    "MembershipConfig",
+    "ModelConfig",
+    "NNInputConfig",
+    "SchedulerConfig",
+    "StrategyConfig",
+    "StrategyError",
+    "TrainingConfig",
+    "TrainingDataConfig",
+    "dump_strategy",
+    "load_strategy",
+    "parse_strategy",
+    "validate_strategy",
+]
