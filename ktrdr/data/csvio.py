@@ -1,0 +1,108 @@
+"""CSV import/export in the `{SYMBOL}_{timeframe}.csv` layout with ISO UTC timestamps.
+
+Bad input raises CsvFormatError naming the file, the line (the header is line 1) and the column.
+Documented repairs (never silent): rows are sorted by time, a duplicated timestamp keeps its
+last row, and the other validate() repairs apply; read_csv_with_report returns what was done.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ktrdr.data.codec import normalize_symbol
+from ktrdr.data.errors import CsvFormatError, DataError
+from ktrdr.data.frames import OHLCV_COLUMNS, check_frame
+from ktrdr.data.timeframes import Timeframe
+from ktrdr.data.validation import ValidationReport, validate
+
+log = logging.getLogger(__name__)
+_TIME_ALIASES = ("timestamp", "date", "datetime", "time")
+
+
+def csv_filename(symbol: str, timeframe: str | Timeframe) -> str:
+    """`EURUSD_1h.csv` for ("eurusd", "1h")."""
+    return f"{normalize_symbol(symbol)}_{Timeframe.parse(timeframe)}.csv"
+
+
+def symbol_timeframe_from_filename(path: str | Path) -> tuple[str, Timeframe]:
+    """(symbol, timeframe) from a file named `{SYMBOL}_{timeframe}.csv`."""
+    stem = Path(path).stem
+    symbol, sep, tf = stem.rpartition("_")
+    if not sep or not symbol:
+        raise DataError(f"{path}: file name must look like SYMBOL_timeframe.csv (e.g. EURUSD_1h.csv)")
+    return normalize_symbol(symbol), Timeframe.parse(tf)
+
+
+def _bad_rows(path: Path, column: str, bad: np.ndarray, raw: pd.Series, problem: str) -> CsvFormatError:
+    rows = np.flatnonzero(bad)
+    first = int(rows[0])
+    more = f" ({len(rows) - 1} more bad value(s) in this column)" if len(rows) > 1 else ""
+    return CsvFormatError(f"{problem}: {raw.iloc[first]!r}{more}", path=str(path), line=first + 2, column=column,
+                          hint="fix or remove the row(s) and import again")
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        # Strings and no blank-line skipping: line numbers in errors must match the file.
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except FileNotFoundError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CsvFormatError(f"unreadable CSV: {exc}", path=str(path), line=1, column="*") from exc
+
+
+def _time_column(path: Path, table: pd.DataFrame) -> str:
+    names = {c.strip().lower(): c for c in table.columns}
+    for alias in _TIME_ALIASES:
+        if alias in names:
+            return names[alias]
+    raise CsvFormatError("missing column", path=str(path), line=1, column="timestamp",
+                         hint=f"the header must name timestamp,{','.join(OHLCV_COLUMNS)}")
+
+
+def _parse(path: Path, table: pd.DataFrame) -> pd.DataFrame:
+    names = {c.strip().lower(): c for c in table.columns}
+    tcol = _time_column(path, table)
+    raw_time = table[tcol].str.strip()
+    stamps = pd.to_datetime(raw_time, utc=True, format="ISO8601", errors="coerce")
+    if stamps.isna().any():
+        raise _bad_rows(path, tcol, stamps.isna().to_numpy(), raw_time, "unparseable date")
+    data = {}
+    for col in OHLCV_COLUMNS:
+        if col not in names:
+            raise CsvFormatError("missing column", path=str(path), line=1, column=col,
+                                 hint=f"the header must name timestamp,{','.join(OHLCV_COLUMNS)}")
+        raw = table[names[col]].str.strip()
+        values = pd.to_numeric(raw, errors="coerce")
+        if values.isna().any():
+            raise _bad_rows(path, names[col], values.isna().to_numpy(), raw, "not a number")
+        data[col] = values.to_numpy(dtype=np.float64)
+    return pd.DataFrame(data, index=pd.DatetimeIndex(stamps))
+
+
+def read_csv_with_report(path: str | Path) -> tuple[pd.DataFrame, ValidationReport]:
+    """Read and validate a CSV; returns the clean frame and the report of every repair."""
+    p = Path(path)
+    frame, report = validate(_parse(p, _read_table(p)))
+    if not report.clean:
+        log.warning("%s: %s", p, report.summary())
+    return frame, report
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV into a conventional OHLCV frame (repairs are logged; see read_csv_with_report)."""
+    return read_csv_with_report(path)[0]
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a frame as `timestamp,open,high,low,close,volume` with ISO UTC (`Z`) timestamps."""
+    check_frame(df, where=f"write_csv {path}")
+    p = Path(path)
+    out = df.loc[:, list(OHLCV_COLUMNS)].copy()
+    out.index = out.index.strftime("%Y-%m-%dT%H:%M:%SZ").rename("timestamp")
+    out.to_csv(p)  # default float format is the shortest exact repr: CSV round trips keep every digit
+    return p
