@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import struct
 import zlib
 
 import numpy as np
 import pandas as pd
 
-from ktrdr.data.errors import CorruptDataError, DataError
+from ktrdr.data.errors import CorruptDataError
 from ktrdr.data.frames import OHLCV_COLUMNS, check_frame, make_frame
+from ktrdr.data.symbols import normalize_symbol
 from ktrdr.data.timeframes import Timeframe
 
 MAGIC = b"KTOHLCV1"
 FORMAT = "ktrdr-ohlcv/1"
-_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 
 
 def _shuffle(arr: np.ndarray) -> bytes:
@@ -68,27 +67,6 @@ def decode_frame(data: bytes, *, key: str = "") -> pd.DataFrame:
 def digest(data: bytes) -> str:
     """SHA-256 hex digest of encoded bytes (the cache key and integrity check)."""
     return hashlib.sha256(data).hexdigest()
-
-
-def normalize_symbol(symbol: str) -> str:
-    """Upper-case a symbol and check it is usable in keys and file names."""
-    sym = symbol.strip().upper()
-    if not _SYMBOL.match(sym):
-        raise DataError(f"invalid symbol {symbol!r}", hint="use letters, digits, '.', '_' or '-' (e.g. EURUSD, AAPL)")
-    return sym
-
-
-def series_key(symbol: str, timeframe: str | Timeframe) -> str:
-    """Object key of one series: `{SYMBOL}/{timeframe}`."""
-    return f"{normalize_symbol(symbol)}/{Timeframe.parse(timeframe)}"
-
-
-def parse_series_key(key: str) -> tuple[str, Timeframe]:
-    """(symbol, timeframe) from a key made by series_key."""
-    symbol, sep, tf = key.partition("/")
-    if not sep:
-        raise DataError(f"not a series key: {key!r}", hint="keys look like EURUSD/1h")
-    return normalize_symbol(symbol), Timeframe.parse(tf)
 
 
 def frame_metadata(symbol: str, timeframe: str | Timeframe, df: pd.DataFrame, data: bytes,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ktrdr.data.codec import normalize_symbol
+from ktrdr.data.symbols import normalize_symbol
 from ktrdr.data.errors import CsvFormatError, DataError
 from ktrdr.data.frames import OHLCV_COLUMNS, check_frame
 from ktrdr.data.timeframes import Timeframe

@@ -67,15 +67,14 @@ def slice_frame(df: pd.DataFrame, start: object = None, end: object = None) -> p
     return df.loc[mask]
 
 
-def merge_frames(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Union of two frames, sorted; where both have a timestamp the row of `new` wins."""
-    if old.empty:
-        return conform(new).sort_index(kind="stable")
-    if new.empty:
-        return conform(old)
-    both = pd.concat([conform(old), conform(new)])
+def merge_frames(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Union of frames, sorted; where several have a timestamp the row of the later frame wins."""
+    parts = [conform(f) for f in frames if len(f)]
+    if not parts:
+        return empty_frame()
+    both = pd.concat(parts) if len(parts) > 1 else parts[0]
     both = both[~both.index.duplicated(keep="last")]
-    return both.sort_index(kind="stable")
+    return both.sort_index(kind="stable")  # stable: equal stamps cannot remain, order of the rest is kept
 
 
 def infer_timeframe(df: pd.DataFrame) -> Timeframe:

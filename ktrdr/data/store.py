@@ -10,7 +10,8 @@ from typing import Protocol
 import msgspec
 import pandas as pd
 
-from ktrdr.data.codec import decode_frame, digest, encode_frame, frame_metadata, parse_series_key, series_key
+from ktrdr.data.codec import decode_frame, digest, encode_frame, frame_metadata
+from ktrdr.data.symbols import parse_series_key, series_key
 from ktrdr.data.errors import CorruptDataError, DataNotFoundError
 from ktrdr.data.frames import check_frame, merge_frames, slice_frame
 from ktrdr.data.timeframes import Timeframe, to_utc
