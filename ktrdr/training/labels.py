@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ktrdr.strategy.config import LabelConfig
 from ktrdr.training.errors import TrainingError
 
 CLASSES: tuple[str, str, str] = ("BUY", "HOLD", "SELL")
@@ -61,23 +62,25 @@ def forward_return_labels(close: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
-def label_horizon(label_cfg: object) -> int:
-    """How many future bars a label config looks at (the default embargo between split parts)."""
-    method = getattr(label_cfg, "method", "zigzag")
-    if method == "zigzag":
-        return int(getattr(label_cfg, "lookahead"))
-    if method == "forward_return":
-        return int(getattr(label_cfg, "horizon"))
-    raise TrainingError(f"unknown label method {method!r}", field="training.labels.method",
-                        hint="use zigzag or forward_return")
+def forward_return_classes(close: np.ndarray, horizon: int, threshold: float) -> np.ndarray:
+    """Forward return bucketed into BUY (> threshold), SELL (< -threshold) or HOLD; the last `horizon` bars -1."""
+    returns = forward_return_labels(close, horizon)
+    labels = np.full(len(returns), UNLABELED, dtype=np.int64)
+    known = ~np.isnan(returns)
+    labels[known] = np.where(returns[known] > threshold, BUY, np.where(returns[known] < -threshold, SELL, HOLD))
+    return labels
 
 
-def make_labels(close: np.ndarray, label_cfg: object) -> np.ndarray:
-    """Labels for a label config (zigzag → int classes with -1 unlabeled, forward_return → floats with NaN)."""
-    method = getattr(label_cfg, "method", "zigzag")
-    if method == "zigzag":
-        return zigzag_labels(close, float(getattr(label_cfg, "threshold")), label_horizon(label_cfg))
-    return forward_return_labels(close, label_horizon(label_cfg))
+def make_labels(close: np.ndarray, label_cfg: LabelConfig, output_format: str) -> np.ndarray:
+    """Targets for a label config: int classes (UNLABELED = -1) for classification, floats (NaN) for regression."""
+    if label_cfg.method == "zigzag":
+        if output_format != "classification":
+            raise TrainingError("zigzag labels are classes; they cannot train a regression model",
+                                field="training.labels.method", hint="use forward_return for regression")
+        return zigzag_labels(close, label_cfg.threshold, label_cfg.lookahead)
+    if output_format == "classification":
+        return forward_return_classes(close, label_cfg.horizon, label_cfg.threshold)
+    return forward_return_labels(close, label_cfg.horizon)
 
 
 def labeled_mask(labels: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ktrdr.strategy.config import ModelConfig
 from ktrdr.training.errors import TrainingError
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -51,29 +52,29 @@ class RecurrentNet(nn.Module):
         return self.head(x[:, -1, :])
 
 
-def is_sequence_model(model_cfg: object) -> bool:
+def is_sequence_model(model_cfg: ModelConfig) -> bool:
     """True for models that read a window of rows (lstm, gru)."""
-    return getattr(model_cfg, "type", "mlp") in ("lstm", "gru")
+    return model_cfg.type in ("lstm", "gru")
 
 
-def window_length(model_cfg: object) -> int:
+def window_length(model_cfg: ModelConfig) -> int:
     """Rows of history one sample reads: sequence_length for lstm/gru, 1 for the MLP."""
-    return int(getattr(model_cfg, "sequence_length", 1)) if is_sequence_model(model_cfg) else 1
+    return model_cfg.sequence_length if is_sequence_model(model_cfg) else 1
 
 
-def build_model(model_cfg: object, n_features: int, output_format: str) -> nn.Module:
+def build_model(model_cfg: ModelConfig, n_features: int, output_format: str) -> nn.Module:
     """Build the network a ModelConfig describes, with 3 logits (classification) or 1 output (regression)."""
     if output_format not in OUTPUT_SIZES:
         raise TrainingError(f"unknown output_format {output_format!r}", field="decisions.output_format",
                             hint="use classification or regression")
     if n_features < 1:
         raise TrainingError(f"a model needs at least one feature, got {n_features}", field="nn_inputs")
-    kind = getattr(model_cfg, "type", "mlp")
-    hidden = [int(h) for h in getattr(model_cfg, "hidden_layers", [64, 32])]
-    dropout = float(getattr(model_cfg, "dropout", 0.0))
+    kind = model_cfg.type
+    hidden = list(model_cfg.hidden_layers)
+    dropout = model_cfg.dropout
     n_out = OUTPUT_SIZES[output_format]
     if kind == "mlp":
-        activation = getattr(model_cfg, "activation", "relu")
+        activation = model_cfg.activation
         if activation not in _ACTIVATIONS:
             raise TrainingError(f"unknown activation {activation!r}", field="model.activation",
                                 hint=f"use one of {sorted(_ACTIVATIONS)}")

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ktrdr.strategy.config import SchedulerConfig
 from ktrdr.training.errors import TrainingError
 
 N_CLASSES = 3
@@ -85,19 +86,19 @@ def make_optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
     raise TrainingError(f"unknown optimizer {name!r}", field="training.optimizer", hint="use adam, rmsprop or sgd")
 
 
-def make_scheduler(cfg: object, optimizer: torch.optim.Optimizer) -> Any:
+def make_scheduler(cfg: SchedulerConfig, optimizer: torch.optim.Optimizer) -> Any:
     """The LR scheduler a SchedulerConfig describes, or None for type 'none'."""
-    kind = getattr(cfg, "type", "none")
+    kind = cfg.type
     if kind == "none":
         return None
     if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(getattr(cfg, "step_size", 10)),
-                                               gamma=float(getattr(cfg, "gamma", 0.5)))
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size,
+                                               gamma=cfg.gamma)
     if kind == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=float(getattr(cfg, "gamma", 0.95)))
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
     if kind == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=int(getattr(cfg, "patience", 5)),
-                                                          factor=float(getattr(cfg, "factor", 0.5)))
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=cfg.patience,
+                                                          factor=cfg.factor)
     raise TrainingError(f"unknown scheduler {kind!r}", field="training.scheduler.type",
                         hint="use none, step, exponential or plateau")
 

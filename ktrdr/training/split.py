@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ktrdr.strategy.config import DataSplitConfig
 from ktrdr.training.errors import TrainingError
 
 _PARTS = ("train", "validation", "test")
@@ -53,8 +54,7 @@ def chronological_split(n: int, train: float, validation: float, test: float, *,
     return SplitIndices(train=parts[0], validation=parts[1], test=parts[2], embargo=embargo)
 
 
-def split_from_config(n: int, split_cfg: object, default_embargo: int) -> SplitIndices:
-    """chronological_split driven by a DataSplitConfig; embargo_bars 0 means the label horizon."""
-    embargo = int(getattr(split_cfg, "embargo_bars", 0) or default_embargo)
-    return chronological_split(n, float(getattr(split_cfg, "train")), float(getattr(split_cfg, "validation")),
-                               float(getattr(split_cfg, "test")), embargo=embargo)
+def split_from_config(n: int, split_cfg: DataSplitConfig, default_embargo: int) -> SplitIndices:
+    """chronological_split driven by a DataSplitConfig; an unset embargo_bars means `default_embargo`."""
+    embargo = split_cfg.embargo_bars if split_cfg.embargo_bars is not None else default_embargo
+    return chronological_split(n, split_cfg.train, split_cfg.validation, split_cfg.test, embargo=embargo)

@@ -14,6 +14,7 @@ from torch import nn
 
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
 from ktrdr.errors import OperationCancelled
+from ktrdr.strategy.config import CheckpointConfig, ModelConfig, TrainingConfig
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.models import build_model, sliding_windows, window_length
 from ktrdr.training.optim import (class_weights, make_loss, make_optimizer, make_scheduler, resolve_loss_name,
@@ -89,7 +90,7 @@ class _Loop:
     classification: bool
     amp: bool
     device: torch.device
-    cfg: Any
+    cfg: TrainingConfig
     cancel: CancelToken | None
     throttle: _Throttle
 
@@ -101,7 +102,7 @@ def _train_epoch(lp: _Loop, batches_before: int) -> tuple[float, float]:
     perm = torch.randperm(n, generator=run.shuffle).to(lp.device, non_blocking=True)
     loss_sum = torch.zeros((), device=lp.device)
     correct = torch.zeros((), device=lp.device, dtype=torch.long)
-    bs, n_batches = int(cfg.batch_size), math.ceil(n / int(cfg.batch_size))
+    bs, n_batches = cfg.batch_size, math.ceil(n / cfg.batch_size)
     for b in range(n_batches):
         if lp.cancel is not None:
             lp.cancel.check()
@@ -111,16 +112,16 @@ def _train_epoch(lp: _Loop, batches_before: int) -> tuple[float, float]:
         loss = lp.loss_fn(out.float(), yb)
         run.optimizer.zero_grad(set_to_none=True)
         run.scaler.scale(loss).backward()
-        if float(cfg.gradient_clip) > 0:
+        if cfg.gradient_clip > 0:
             run.scaler.unscale_(run.optimizer)
-            nn.utils.clip_grad_norm_(run.model.parameters(), float(cfg.gradient_clip))
+            nn.utils.clip_grad_norm_(run.model.parameters(), cfg.gradient_clip)
         run.scaler.step(run.optimizer)
         run.scaler.update()
         # Accumulate on the device: a .item() per batch would synchronise the GPU every step.
         loss_sum += loss.detach() * yb.shape[0]
         if lp.classification:
             correct += (out.argmax(dim=1) == yb).sum()
-        lp.throttle.tick(batches_before + b + 1, run.epoch + 1, int(cfg.epochs), b + 1, n_batches)
+        lp.throttle.tick(batches_before + b + 1, run.epoch + 1, cfg.epochs, b + 1, n_batches)
     return float(loss_sum) / n, float(correct) / n
 
 
@@ -146,10 +147,10 @@ def evaluate_loss(model: nn.Module, loss_fn: nn.Module, data: Samples, batch_siz
 class _Saver:
     """Keeps the last epoch-boundary snapshot and writes it every N epochs / M seconds, on cancel and at the end."""
 
-    def __init__(self, checkpointer: Checkpointer | None, cfg: Any, run: RunState) -> None:
+    def __init__(self, checkpointer: Checkpointer | None, cfg: CheckpointConfig, run: RunState) -> None:
         self.checkpointer = checkpointer
-        self.every_epochs = int(getattr(cfg, "every_epochs", 0) or 0)
-        self.every_seconds = float(getattr(cfg, "every_seconds", 0.0) or 0.0)
+        self.every_epochs = cfg.every_epochs
+        self.every_seconds = cfg.every_seconds
         self.saved_epoch, self.saved_at = run.epoch, time.monotonic()
         self.snap = run.snapshot() if checkpointer is not None else None
 
@@ -176,7 +177,7 @@ def _end_epoch(lp: _Loop, train_loss: float, train_acc: float, duration: float,
                progress: ProgressReporter | None) -> None:
     """Validate, record the epoch's metrics, track the best weights, step the scheduler, decide on stopping."""
     run, cfg = lp.run, lp.cfg
-    val_loss, val_acc = (evaluate_loss(run.model, lp.loss_fn, lp.val, int(cfg.batch_size) * EVAL_BATCH_FACTOR,
+    val_loss, val_acc = (evaluate_loss(run.model, lp.loss_fn, lp.val, cfg.batch_size * EVAL_BATCH_FACTOR,
                                        lp.amp, lp.cancel) if lp.val.n else (train_loss, train_acc))
     run.epoch += 1
     record: dict[str, Any] = {"epoch": run.epoch, "train_loss": train_loss, "val_loss": val_loss}
@@ -187,19 +188,19 @@ def _end_epoch(lp: _Loop, train_loss: float, train_acc: float, duration: float,
     if progress is not None:
         progress.metric(record, name="epoch")
     es = cfg.early_stopping
-    if val_loss < run.best_loss - float(es.min_delta):
+    if val_loss < run.best_loss - es.min_delta:
         run.best_loss, run.best_epoch, run.since_improvement = val_loss, run.epoch, 0
         run.best_state = cpu_state(run.model)
     else:
         run.since_improvement += 1
     step_scheduler(run.scheduler, val_loss)
-    stop_early = bool(es.enabled) and run.since_improvement >= int(es.patience)
-    run.finished = stop_early or run.epoch >= int(cfg.epochs)
+    stop_early = es.enabled and run.since_improvement >= es.patience
+    run.finished = stop_early or run.epoch >= cfg.epochs
 
 
 def _epochs(lp: _Loop, saver: _Saver, progress: ProgressReporter | None) -> int:
     """Run epochs until done or stopped early; returns how many ran in this call."""
-    ran, n_batches = 0, math.ceil(lp.train.n / int(lp.cfg.batch_size))
+    ran, n_batches = 0, math.ceil(lp.train.n / lp.cfg.batch_size)
     while not lp.run.finished:
         started = time.monotonic()
         train_loss, train_acc = _train_epoch(lp, lp.run.epoch * n_batches)
@@ -211,21 +212,21 @@ def _epochs(lp: _Loop, saver: _Saver, progress: ProgressReporter | None) -> int:
     return ran
 
 
-def _new_run(model: nn.Module, cfg: Any, amp: bool, seed: int) -> RunState:
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), float(cfg.learning_rate))
+def _new_run(model: nn.Module, cfg: TrainingConfig, amp: bool, seed: int) -> RunState:
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.learning_rate)
     return RunState(model=model, optimizer=optimizer, scheduler=make_scheduler(cfg.scheduler, optimizer),
                     scaler=torch.amp.GradScaler("cuda", enabled=amp),
                     shuffle=torch.Generator().manual_seed(seed))
 
 
 def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
-                model_cfg: Any, training_cfg: Any, output_format: str, device: torch.device | str = "cpu",
+                model_cfg: ModelConfig, training_cfg: TrainingConfig, output_format: str, device: torch.device | str = "cpu",
                 progress: ProgressReporter | None = None, cancel: CancelToken | None = None,
                 checkpointer: Checkpointer | None = None, amp: bool | None = None) -> TrainingOutcome:
     """Train a fresh model (or resume from `checkpointer`) on (rows, features) arrays; see TrainingOutcome."""
     device = torch.device(device)
     amp = device.type == "cuda" if amp is None else bool(amp) and device.type == "cuda"
-    seed, window = int(training_cfg.seed), window_length(model_cfg)
+    seed, window = training_cfg.seed, window_length(model_cfg)
     torch.manual_seed(seed)
     train = to_samples(X_train, y_train, window, device, output_format)
     val = to_samples(X_val, y_val, window, device, output_format)
@@ -241,9 +242,9 @@ def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
     if blob:
         run.restore(decode_checkpoint(blob))
     resumed_from, started = run.epoch, time.monotonic()
-    n_batches = math.ceil(train.n / int(training_cfg.batch_size))
+    n_batches = math.ceil(train.n / training_cfg.batch_size)
     lp = _Loop(run, loss_fn, train, val, classification, amp, device, training_cfg, cancel,
-               _Throttle(progress, n_batches * int(training_cfg.epochs)))
+               _Throttle(progress, n_batches * training_cfg.epochs))
     saver = _Saver(checkpointer, training_cfg.checkpoint, run)
     try:
         ran = _epochs(lp, saver, progress)
@@ -255,8 +256,8 @@ def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
 
 def _outcome(lp: _Loop, resumed_from: int, ran: int, duration: float) -> TrainingOutcome:
     run = lp.run
-    stopped_early = run.epoch < int(lp.cfg.epochs)
-    if bool(lp.cfg.early_stopping.enabled) and run.best_state is not None:
+    stopped_early = run.epoch < lp.cfg.epochs
+    if lp.cfg.early_stopping.enabled and run.best_state is not None:
         run.model.load_state_dict(run.best_state)
     run.model.eval()
     return TrainingOutcome(
