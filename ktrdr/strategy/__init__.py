@@ -39,3 +39,21 @@ __all__ = [
     "parse_strategy",
     "validate_strategy",
 ]
+
+from ktrdr.strategy.features import (  # noqa: E402  (features import the loader above)
+    align_to_base,
+    build_features,
+    complete_rows,
+    feature_names,
+    normalization_methods,
+)
+from ktrdr.strategy.normalize import Normalizer  # noqa: E402
+
+__all__ += [
+    "Normalizer",
+    "align_to_base",
+    "build_features",
+    "complete_rows",
+    "feature_names",
+    "normalization_methods",
+]
