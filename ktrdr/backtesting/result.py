@@ -17,9 +17,10 @@ TRADE_COLUMNS = ("entry_time", "exit_time", "side", "size", "entry_price", "exit
 _STORED = ("ledger", "entry_ns", "exit_ns", "equity", "equity_ns", "tz", "metrics")
 
 
-def _times(ns: np.ndarray, tz: str) -> pd.DatetimeIndex:
-    """Nanosecond epoch integers back to timestamps in `tz` ('' = naive)."""
-    index = pd.DatetimeIndex(ns.astype("datetime64[ns]"))
+def _times(ns: np.ndarray, zone: str) -> pd.DatetimeIndex:
+    """Nanosecond epoch integers back to timestamps; `zone` is 'unit' or 'unit tz' (e.g. 'us UTC')."""
+    unit, _, tz = zone.partition(" ")
+    index = pd.DatetimeIndex(ns.astype("datetime64[ns]")).as_unit(unit)
     return index.tz_localize("UTC").tz_convert(tz) if tz else index
 
 
@@ -62,13 +63,14 @@ class BacktestResult:
         side = np.where(self.trades["side"].to_numpy() == "long", 1.0, -1.0)
         numeric = self.trades[["size", "entry_price", "exit_price", "pnl", "commission"]].to_numpy(np.float64)
         full = np.column_stack([ledger, side, numeric]) if len(ledger) else np.zeros((0, len(LEDGER_COLUMNS)))
-        tz = self.equity.index.tz
+        index = pd.DatetimeIndex(self.equity.index)
+        zone = f"{index.unit} {index.tz}" if index.tz is not None else index.unit
         return pack(
             ledger=full,
             entry_ns=_ns(pd.DatetimeIndex(self.trades["entry_time"])),
             exit_ns=_ns(pd.DatetimeIndex(self.trades["exit_time"])),
             equity=self.equity.to_numpy(dtype=np.float64), equity_ns=_ns(self.equity.index),
-            tz=text(str(tz) if tz is not None else ""), metrics=text(json.dumps(self.metrics)),
+            tz=text(zone), metrics=text(json.dumps(self.metrics)),
         )
 
     @classmethod
