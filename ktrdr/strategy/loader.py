@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import msgspec
 import yaml
@@ -126,7 +126,9 @@ def convert(value: Any, typ: Any, path: str = "") -> Any:
         match = _AT.search(message)
         if match:
             message, path = message[: match.start()], path + match["rest"]
-        raise StrategyError(message, path=path, value=value) from None
+        choices = [str(c) for c in get_args(typ)] if get_origin(typ) is Literal else []
+        hint = did_you_mean(str(value), choices) if choices else None
+        raise StrategyError(message, path=path, value=value, suggestion=hint) from None
 
 
 def _convert_struct(value: Any, cls: type[msgspec.Struct], path: str) -> Any:
