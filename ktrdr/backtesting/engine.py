@@ -138,8 +138,9 @@ def run_backtest(data: pd.DataFrame, signals: np.ndarray, config: BacktestConfig
                 and bar < n:
             _save(checkpointer, bar, book, equity[: bar - base], inputs.fingerprint)
     if book.units:
-        last = float(inputs.close[-1])
-        book.close(last * (1 - cfg.slippage) if book.units > 0 else last * (1 + cfg.slippage), n - 1, cfg)
+        # Closing is a sell for a long and a buy for a short: slippage works against either.
+        side = 1 if book.units > 0 else -1
+        book.close(float(inputs.close[-1]) * (1 - cfg.slippage * side), n - 1, cfg)
         equity[-1] = book.cash
     curve = pd.Series(equity, index=data.index[base:], name="equity")
     return BacktestResult.build(book.ledger(), curve, data.index, cfg.initial_capital)
