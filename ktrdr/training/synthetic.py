@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from ktrdr.data.frames import make_frame
 from ktrdr.training.labels import BUY, HOLD, SELL
 
 
@@ -24,3 +26,15 @@ def planted_close(n: int, *, seed: int = 0, period: int = 40, amplitude: float =
     t = np.arange(n)
     drift = np.cumsum(rng.normal(scale=noise, size=n))
     return 100.0 * np.exp(amplitude * np.sin(2 * np.pi * t / period) + drift)
+
+
+def planted_ohlcv(n: int, *, start: str = "2024-01-01", freq: str = "1h", seed: int = 0,
+                  period: int = 40) -> pd.DataFrame:
+    """An OHLCV frame (UTC `timestamp` index) whose closes follow planted_close; highs/lows bracket open/close."""
+    close = planted_close(n, seed=seed, period=period)
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    spread = 0.001 * close
+    index = pd.date_range(start, periods=n, freq=freq, tz="UTC")
+    return make_frame(index, {"open": open_, "high": np.maximum(open_, close) + spread,
+                              "low": np.minimum(open_, close) - spread, "close": close,
+                              "volume": np.full(n, 1000.0)})

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
+from ktrdr.context import CancelToken, Checkpointer
 from ktrdr.errors import OperationCancelled
 from ktrdr.strategy.config import CheckpointConfig, ModelConfig, TrainingConfig
 from ktrdr.training.errors import TrainingError
@@ -21,6 +21,16 @@ from ktrdr.training.optim import (class_weights, make_loss, make_optimizer, make
                                   step_scheduler)
 from ktrdr.training.outcome import TrainingOutcome
 from ktrdr.training.state import RunState, cpu_state, decode_checkpoint, encode_checkpoint
+
+class ProgressSink(Protocol):
+    """What the trainer reports to: a ProgressReporter or anything with the same two methods."""
+
+    def update(self, **fields: Any) -> None:
+        """Merge progress fields."""
+
+    def metric(self, values: dict[str, Any], *, name: str = "epoch") -> None:
+        """Record one metric record."""
+
 
 PROGRESS_INTERVAL_S = 0.1
 """Minimum time between two batch-level progress updates (keeps reporting far below 2% of training time)."""
@@ -65,7 +75,7 @@ def to_samples(x: np.ndarray, y: np.ndarray, window: int, device: torch.device, 
 class _Throttle:
     """Batch-level progress updates at most every PROGRESS_INTERVAL_S."""
 
-    def __init__(self, progress: ProgressReporter | None, total_batches: int) -> None:
+    def __init__(self, progress: ProgressSink | None, total_batches: int) -> None:
         self.progress, self.total, self.last = progress, total_batches, 0.0
 
     def tick(self, done: int, epoch: int, epochs: int, batch: int, batches: int) -> None:
@@ -174,7 +184,7 @@ class _Saver:
 
 
 def _end_epoch(lp: _Loop, train_loss: float, train_acc: float, duration: float,
-               progress: ProgressReporter | None) -> None:
+               progress: ProgressSink | None) -> None:
     """Validate, record the epoch's metrics, track the best weights, step the scheduler, decide on stopping."""
     run, cfg = lp.run, lp.cfg
     val_loss, val_acc = (evaluate_loss(run.model, lp.loss_fn, lp.val, cfg.batch_size * EVAL_BATCH_FACTOR,
@@ -198,7 +208,7 @@ def _end_epoch(lp: _Loop, train_loss: float, train_acc: float, duration: float,
     run.finished = stop_early or run.epoch >= cfg.epochs
 
 
-def _epochs(lp: _Loop, saver: _Saver, progress: ProgressReporter | None) -> int:
+def _epochs(lp: _Loop, saver: _Saver, progress: ProgressSink | None) -> int:
     """Run epochs until done or stopped early; returns how many ran in this call."""
     ran, n_batches = 0, math.ceil(lp.train.n / lp.cfg.batch_size)
     while not lp.run.finished:
@@ -221,7 +231,7 @@ def _new_run(model: nn.Module, cfg: TrainingConfig, amp: bool, seed: int) -> Run
 
 def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
                 model_cfg: ModelConfig, training_cfg: TrainingConfig, output_format: str, device: torch.device | str = "cpu",
-                progress: ProgressReporter | None = None, cancel: CancelToken | None = None,
+                progress: ProgressSink | None = None, cancel: CancelToken | None = None,
                 checkpointer: Checkpointer | None = None, amp: bool | None = None) -> TrainingOutcome:
     """Train a fresh model (or resume from `checkpointer`) on (rows, features) arrays; see TrainingOutcome."""
     device = torch.device(device)

@@ -1,0 +1,145 @@
+"""A whole training operation on in-memory frames: features → labels → split → normalize → train → evaluate → bundle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+import torch
+
+from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
+from ktrdr.strategy.config import StrategyConfig
+from ktrdr.strategy.features import build_features, complete_rows, normalization_methods
+from ktrdr.strategy.loader import dump_strategy
+from ktrdr.strategy.normalize import Normalizer
+from ktrdr.training.bundle import ModelBundle
+from ktrdr.training.errors import TrainingError
+from ktrdr.training.evaluate import evaluate_predictions
+from ktrdr.training.labels import CLASSES, labeled_mask, make_labels
+from ktrdr.training.models import parameter_count
+from ktrdr.training.split import SplitIndices, split_from_config
+from ktrdr.training.trainer import train_model
+
+# (step name, percentage when the step starts); training owns most of the bar.
+STEPS: tuple[tuple[str, float], ...] = (
+    ("loading data", 0.0), ("features", 2.0), ("labels", 10.0), ("training", 12.0), ("evaluation", 95.0))
+
+
+class _Steps:
+    """Reports the pipeline's steps and maps the trainer's 0-100% into the training step's share."""
+
+    def __init__(self, progress: ProgressReporter | None, cancel: CancelToken | None) -> None:
+        self.progress, self.cancel, self.index = progress, cancel, -1
+
+    def start(self, name: str) -> None:
+        """Enter the next step (checking for cancellation first)."""
+        if self.cancel is not None:
+            self.cancel.check()
+        self.index = [s for s, _ in STEPS].index(name)
+        if self.progress is not None:
+            self.progress.update(current_step=name, steps_completed=self.index, steps_total=len(STEPS),
+                                 percentage=STEPS[self.index][1])
+
+    def update(self, **fields: Any) -> None:
+        """ProgressReporter.update with the percentage rescaled into the current step's span."""
+        if self.progress is None:
+            return
+        lo = STEPS[self.index][1]
+        hi = STEPS[self.index + 1][1] if self.index + 1 < len(STEPS) else 100.0
+        if "percentage" in fields:
+            fields["percentage"] = lo + (hi - lo) * fields["percentage"] / 100.0
+        self.progress.update(**fields)
+
+    def metric(self, values: dict[str, Any], *, name: str = "epoch") -> None:
+        """Pass metric records through."""
+        if self.progress is not None:
+            self.progress.metric(values, name=name)
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Pass log lines through."""
+        if self.progress is not None:
+            self.progress.log(message, level)
+
+
+def _data_summary(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], y: np.ndarray,
+                  split: SplitIndices, n_features: int) -> dict[str, Any]:
+    base = frames[cfg.training_data.base]
+    summary: dict[str, Any] = {
+        "symbols": list(cfg.training_data.symbols), "timeframes": list(cfg.training_data.timeframes),
+        "base_timeframe": cfg.training_data.base, "rows": {tf: len(frames[tf]) for tf in cfg.training_data.timeframes},
+        "start": base.index[0].isoformat() if len(base) else None,
+        "end": base.index[-1].isoformat() if len(base) else None,
+        "samples": split.sizes(), "embargo_bars": split.embargo, "features": n_features,
+    }
+    if cfg.decisions.output_format == "classification":
+        counts = np.bincount(y[split.train].astype(np.int64), minlength=len(CLASSES))
+        summary["train_label_counts"] = dict(zip(CLASSES, counts.tolist()))
+    return summary
+
+
+def _prepare(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], steps: _Steps
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, SplitIndices, Normalizer, list[str]]:
+    """Features (normalized, all rows), targets, usable row numbers, the split over them and the normalizer."""
+    steps.start("loading data")
+    base = cfg.training_data.base
+    if base not in frames or len(frames[base]) == 0:
+        raise TrainingError(f"no rows for the base timeframe {base!r}", field="frames",
+                            hint=f"load data for {cfg.training_data.symbols} {cfg.training_data.timeframes}")
+    steps.start("features")
+    features = build_features(cfg, frames)
+    steps.start("labels")
+    y = make_labels(frames[base]["close"].to_numpy(), cfg.training.labels, cfg.decisions.output_format)
+    rows = np.flatnonzero(complete_rows(features).to_numpy() & labeled_mask(y))
+    split = split_from_config(len(rows), cfg.training.data_split, cfg.training.labels.span)
+    # Fit normalization on training rows only so that no statistic of later data leaks into training.
+    normalizer = Normalizer.fit(features.iloc[rows[split.train]], normalization_methods(cfg))
+    x = normalizer.transform(features).to_numpy(dtype=np.float32)
+    return x, y, rows, split, normalizer, list(features.columns)
+
+
+def run_training(strategy_cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], *,
+                 device: torch.device | str = "cpu", progress: ProgressReporter | None = None,
+                 cancel: CancelToken | None = None, checkpointer: Checkpointer | None = None,
+                 ) -> tuple[ModelBundle, dict[str, Any]]:
+    """Train a strategy's model on `frames` (timeframe → OHLCV) and return (bundle, result summary)."""
+    started, cfg, steps = time.monotonic(), strategy_cfg, _Steps(progress, cancel)
+    x, y, rows, split, normalizer, names = _prepare(cfg, frames, steps)
+    steps.start("training")
+    fmt = cfg.decisions.output_format
+    tr, va = rows[split.train], rows[split.validation]
+    outcome = train_model(x[tr], y[tr], x[va], y[va], model_cfg=cfg.model, training_cfg=cfg.training,
+                          output_format=fmt, device=device, progress=steps, cancel=cancel,
+                          checkpointer=checkpointer)
+    steps.start("evaluation")
+    bundle = ModelBundle(
+        weights={k: v.detach().cpu() for k, v in outcome.model.state_dict().items()},
+        model_config=msgspec.to_builtins(cfg.model), output_format=fmt, feature_names=names,
+        strategy_yaml=dump_strategy(cfg), strategy=cfg.name, timeframe=cfg.training_data.base,
+        normalization=normalizer.to_dict(), label_config=msgspec.to_builtins(cfg.training.labels))
+    test_metrics = _test_metrics(bundle, x, y, rows[split.test], fmt)
+    bundle.metrics = {"test": test_metrics, "training": outcome.summary()}
+    bundle.data_summary = _data_summary(cfg, frames, y, split, len(names))
+    steps.update(percentage=100.0, steps_completed=len(STEPS))
+    summary = {
+        "training": outcome.summary() | {"history": outcome.history}, "test": test_metrics,
+        "model": {"type": cfg.model.type, "parameters": parameter_count(outcome.model), "features": len(names),
+                  "output_format": fmt},
+        "data": bundle.data_summary, "device": outcome.device, "duration_s": time.monotonic() - started,
+    }
+    return bundle, summary
+
+
+def _test_metrics(bundle: ModelBundle, x: np.ndarray, y: np.ndarray, test_rows: np.ndarray,
+                  fmt: str) -> dict[str, Any]:
+    """Metrics over the test rows, predicted through the bundle exactly as inference will."""
+    if len(test_rows) == 0:
+        return {"samples": 0}
+    # Predict a slice that starts early enough to give the first test row its full input window.
+    first = max(int(test_rows[0]) - bundle.window + 1, 0)
+    outputs = bundle.predict(x[first:int(test_rows[-1]) + 1])[test_rows - first]
+    known = ~np.isnan(outputs.reshape(len(test_rows), -1)).any(axis=1)
+    return evaluate_predictions(y[test_rows][known], outputs[known], fmt)
