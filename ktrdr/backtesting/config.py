@@ -41,5 +41,6 @@ def backtest_config(**fields: object) -> BacktestConfig:
     try:
         return msgspec.convert(fields, BacktestConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid backtest config: {exc}", path="backtest",
+        message, _, where = str(exc).partition(" - at `$")
+        raise ConfigError(f"invalid backtest config: {message}", path="backtest" + where.rstrip("`"),
                           hint="see BacktestConfig for fields and ranges") from exc

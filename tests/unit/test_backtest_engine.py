@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ktrdr.backtesting import BacktestConfig, BacktestError, run_backtest
+from ktrdr.backtesting import BacktestConfig, BacktestError, backtest_config, run_backtest
+from ktrdr.errors import ConfigError
 
 
 def frame(opens: list[float], closes: list[float] | None = None) -> pd.DataFrame:
@@ -143,3 +144,12 @@ def test_bad_data_is_rejected() -> None:
         run_backtest(frame([1, 2, 3]), np.zeros(3), BacktestConfig(warmup_bars=2))
     with pytest.raises(BacktestError, match="DatetimeIndex"):
         run_backtest(frame([1, 2, 3]).reset_index(drop=True), np.zeros(3))
+
+
+def test_config_errors_name_the_field() -> None:
+    assert backtest_config(commission=0.001).commission == 0.001
+    with pytest.raises(ConfigError) as info:
+        backtest_config(position_size=1.5)
+    assert info.value.path == "backtest.position_size"
+    with pytest.raises(ConfigError, match="comission"):
+        backtest_config(comission=0.001)
