@@ -78,3 +78,9 @@ def test_matches_bar_by_bar_rules(labels, confident, aware, shorts, separation) 
     probs[np.arange(len(labels)), labels] = np.where(np.array(confident[: len(labels)]), 0.6, 0.4)
     p = params(position_awareness=aware, short_from_flat=shorts, min_separation_bars=separation)
     np.testing.assert_array_equal(decide(probs, p), naive(probs, p))
+
+
+def test_accepts_the_strategy_decisions_struct() -> None:
+    config = pytest.importorskip("ktrdr.strategy.config")
+    decisions = config.DecisionsConfig(short_from_flat=True, min_separation_bars=1)
+    assert decide(np.array([S, H, B, B]), decisions).tolist() == [-1, 0, 1, 1]
