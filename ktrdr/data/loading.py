@@ -61,12 +61,13 @@ def plan_range(mode: str, stored: tuple[pd.Timestamp, pd.Timestamp] | None, tf: 
 
 
 class _Saver:
-    """Collects fetched parts and merges them into the repository every `every` parts."""
+    """Collects fetched parts, merges them into the repository every `every` parts, and reports."""
 
     def __init__(self, repo: DataRepository, symbol: str, tf: Timeframe, source: str, every: int) -> None:
         self.repo, self.symbol, self.tf, self.source, self.every = repo, symbol, tf, source, max(every, 1)
         self.pending: list[pd.DataFrame] = []
         self.parts = self.rows = 0
+        self.plan: tuple[str, pd.Timestamp, pd.Timestamp, int] = ("", pd.NaT, pd.NaT, 0)
 
     def add(self, part: pd.DataFrame) -> None:
         self.pending.append(part)
@@ -81,6 +82,18 @@ class _Saver:
         merged = merge_frames(*frames)
         if len(merged):
             self.repo.merge_save(self.symbol, self.tf, merged, self.source)
+
+    def result(self, status: str, message: str = "", rows: int | None = None) -> LoadResult:
+        """The LoadResult of this load, with the stored series as it is now."""
+        info = self.repo.info(self.symbol, self.tf)
+        mode, lo, hi, total = self.plan
+        has = info is not None and info.rows > 0
+        return LoadResult(
+            symbol=self.symbol, timeframe=str(self.tf), mode=mode, source=self.source, status=status,
+            start=lo.to_pydatetime(), end=hi.to_pydatetime(), fetched_rows=self.rows if rows is None else rows,
+            stored_rows=info.rows if info else 0, first=to_utc(info.first).to_pydatetime() if has else None,
+            last=to_utc(info.last).to_pydatetime() if has else None, segments_done=self.parts,
+            segments_total=total, message=message)
 
 
 def load_data(provider: DataProvider, repository: DataRepository, symbol: str, timeframe: str | Timeframe,
@@ -99,29 +112,24 @@ def load_data(provider: DataProvider, repository: DataRepository, symbol: str, t
     if mode == "backfill":
         segments.reverse()  # newest first, so a partial backfill stays contiguous with what is stored
     saver = _Saver(repository, sym, tf, provider.name, save_every)
-
-    def result(status: str, message: str = "", rows: int | None = None) -> LoadResult:
-        info = repository.info(sym, tf)
-        return LoadResult(
-            symbol=sym, timeframe=str(tf), mode=mode, source=provider.name, status=status,
-            start=lo.to_pydatetime(), end=hi.to_pydatetime(), fetched_rows=saver.rows if rows is None else rows,
-            stored_rows=info.rows if info else 0, first=to_utc(info.first).to_pydatetime() if info and info.rows else None,
-            last=to_utc(info.last).to_pydatetime() if info and info.rows else None,
-            segments_done=saver.parts, segments_total=len(segments), message=message)
+    saver.plan = (mode, lo, hi, len(segments))
 
     if not segments:
-        return result("up_to_date", "nothing to fetch")
-    fetch = lambda s, e: provider.fetch(sym, tf, s, e, cancel=cancel)  # noqa: E731
+        return saver.result("up_to_date", "nothing to fetch")
+
+    def fetch(s: pd.Timestamp, e: pd.Timestamp) -> pd.DataFrame:
+        return provider.fetch(sym, tf, s, e, cancel=cancel)
+
     try:
         fetch_segments(segments, fetch, label=f"load {sym} {tf} ({mode})", progress=progress, cancel=cancel,
                        on_part=saver.add)
     except FetchCancelled as exc:
         saver.flush(exc.partial)
-        raise DataLoadCancelled(exc.reason, result=result("cancelled", exc.reason, len(exc.partial))) from exc
+        raise DataLoadCancelled(exc.reason, result=saver.result("cancelled", exc.reason, len(exc.partial))) from exc
     except FetchError as exc:
         saver.flush(exc.partial)
-        res = result("failed", str(exc), len(exc.partial))
+        res = saver.result("failed", str(exc), len(exc.partial))
         raise DataLoadError(f"data load {sym} {tf} failed after {saver.parts}/{len(segments)} segment(s): {exc}",
                             result=res, retryable=exc.retryable) from exc
     saver.flush()
-    return result("completed")
+    return saver.result("completed")
