@@ -80,8 +80,10 @@ class _Throttle:
 
     def tick(self, done: int, epoch: int, epochs: int, batch: int, batches: int) -> None:
         """Report if enough time passed since the last update."""
+        if self.progress is None:
+            return
         now = time.monotonic()
-        if self.progress is None or now - self.last < PROGRESS_INTERVAL_S:
+        if now - self.last < PROGRESS_INTERVAL_S:
             return
         self.last = now
         self.progress.update(percentage=100.0 * done / max(self.total, 1), items_processed=done,
