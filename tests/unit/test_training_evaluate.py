@@ -53,3 +53,11 @@ def test_require_gpu_says_why_when_there_is_none(monkeypatch: pytest.MonkeyPatch
     assert device.gpu_info() is None
     with pytest.raises(DeviceUnavailable):
         device.pick_device("gpu")
+
+
+def test_training_domain_never_imports_nats() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, ktrdr.training; sys.exit(int(any(m.split('.')[0] == 'nats' for m in sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

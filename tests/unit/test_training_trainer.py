@@ -137,3 +137,12 @@ def test_regression_trains_and_reports_no_accuracy() -> None:
                       training_cfg=_cfg(epochs=8, loss="mse"), output_format="regression")
     assert "val_accuracy" not in out.history[-1]
     assert out.history[-1]["val_loss"] < out.history[0]["val_loss"]
+
+
+def test_checkpoints_every_n_epochs_and_at_the_end_with_every_scheduler() -> None:
+    for kind in ("plateau", "exponential"):
+        ckpt = MemoryCheckpointer()
+        out = _train(_cfg(epochs=5, scheduler=SchedulerConfig(type=kind)), checkpointer=ckpt)
+        assert ckpt.saves == 3  # after epochs 2 and 4, and the finished state after 5
+        assert _train(_cfg(epochs=5, scheduler=SchedulerConfig(type=kind)), checkpointer=ckpt).epochs_run == 5
+        assert out.history[-1]["learning_rate"] <= out.history[0]["learning_rate"]
