@@ -1,4 +1,5 @@
-"""A whole training operation on in-memory frames: features → labels → split → normalize → train → evaluate → bundle."""
+"""A whole training operation on in-memory frames:
+features → labels → split → normalize → train → evaluate → bundle."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ from ktrdr.data.frames import make_frame
 from ktrdr.training.labels import BUY, HOLD, SELL
 
 
-def planted_features(n: int, n_features: int = 8, *, seed: int = 0, noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+def planted_features(n: int, n_features: int = 8, *, seed: int = 0,
+                     noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """(X, y): standard-normal features where y is BUY/SELL/HOLD by a noisy threshold on features 0 and 1."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, n_features)).astype(np.float32)

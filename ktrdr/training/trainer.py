@@ -232,7 +232,8 @@ def _new_run(model: nn.Module, cfg: TrainingConfig, amp: bool, seed: int) -> Run
 
 
 def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
-                model_cfg: ModelConfig, training_cfg: TrainingConfig, output_format: str, device: torch.device | str = "cpu",
+                model_cfg: ModelConfig, training_cfg: TrainingConfig, output_format: str,
+                device: torch.device | str = "cpu",
                 progress: ProgressSink | None = None, cancel: CancelToken | None = None,
                 checkpointer: Checkpointer | None = None, amp: bool | None = None) -> TrainingOutcome:
     """Train a fresh model (or resume from `checkpointer`) on (rows, features) arrays; see TrainingOutcome."""
