@@ -1,0 +1,5 @@
+"""`python -m ktrdr` runs the command line."""
+
+from ktrdr.cli.main import main
+
+main()

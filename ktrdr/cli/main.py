@@ -1,0 +1,36 @@
+"""Root of the `ktrdr` command: global options, then one sub-command group per area."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from ktrdr.cli import demo as demo_cmd
+from ktrdr.cli import nats_cmd
+from ktrdr.cli.common import State
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="KTRDR: trading-strategy research on workers coordinated through NATS.")
+app.add_typer(nats_cmd.app, name="nats")
+app.command("demo")(demo_cmd.demo)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    nats_url: Optional[str] = typer.Option(None, "--nats-url", envvar="KTRDR_NATS_URL",
+                                           help="NATS server URL(s), comma-separated (default: the embedded one)."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", envvar="KTRDR_NAMESPACE",
+                                            help="Prefix of every subject, stream and bucket."),
+    home: Optional[str] = typer.Option(None, "--home", envvar="KTRDR_HOME",
+                                       help="Where the embedded server, logs and caches live."),
+    as_json: bool = typer.Option(False, "--json", envvar="KTRDR_JSON", help="Machine-readable output."),
+) -> None:
+    """Global options; every one also reads its KTRDR_* environment variable."""
+    ctx.obj = State({"nats_url": nats_url, "namespace": namespace, "home": home}, as_json)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

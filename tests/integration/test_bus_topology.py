@@ -1,0 +1,46 @@
+"""ensure_topology() against a real server: complete, idempotent, and repairing drift."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client
+from nats.js.api import StreamConfig
+
+from ktrdr.bus.topology import consumer_configs, ensure_topology, stream_configs
+from ktrdr.config import Settings
+from ktrdr.protocol.subjects import KV_BUCKETS, OBJECT_BUCKETS, Names
+
+
+async def test_creates_everything_then_is_a_noop(nc: Client, names: Names, settings: Settings) -> None:
+    js = nc.jetstream()
+    first = await ensure_topology(js, names, settings)
+    assert first.created and not first.updated
+    second = await ensure_topology(js, names, settings)
+    assert not second.changed, (second.created, second.updated)
+    for cfg in stream_configs(names, settings):
+        assert (await js.stream_info(cfg.name)).config.subjects == cfg.subjects
+    for stream, consumer in consumer_configs(names, settings):
+        assert (await js.consumer_info(stream, consumer.durable_name)).config.max_deliver == consumer.max_deliver
+    for bucket in KV_BUCKETS:
+        await js.key_value(names.bucket(bucket))
+    for bucket in OBJECT_BUCKETS:
+        await js.object_store(names.bucket(bucket))
+
+
+async def test_updates_a_stream_that_drifted(nc: Client, topology: Names, settings: Settings) -> None:
+    js = nc.jetstream()
+    info = await js.stream_info(topology.events_stream)
+    drifted: StreamConfig = info.config
+    drifted.max_age = 3600.0
+    await js.update_stream(drifted)
+    report = await ensure_topology(js, topology, settings)
+    assert any(topology.events_stream in u for u in report.updated)
+    assert (await js.stream_info(topology.events_stream)).config.max_age == settings.events_max_age_days * 86400
+
+
+async def test_replaced_consumer_setting_is_restored(nc: Client, topology: Names, settings: Settings) -> None:
+    js = nc.jetstream()
+    stream, cfg = next(c for c in consumer_configs(topology, settings) if c[0] == topology.work_stream)
+    cfg.ack_wait = 99.0
+    await js.add_consumer(stream, cfg)
+    report = await ensure_topology(js, topology, settings)
+    assert report.updated and (await js.consumer_info(stream, cfg.durable_name)).config.ack_wait == settings.ack_wait_s
