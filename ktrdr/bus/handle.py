@@ -1,0 +1,57 @@
+"""One handle on the bus for a process: connection, JetStream, names, settings and the operations store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError
+
+from ktrdr.bus.connection import connect
+from ktrdr.bus.topology import ensure_topology
+from ktrdr.config import Settings
+from ktrdr.errors import BusError
+from ktrdr.operations.store import OperationStore
+from ktrdr.protocol.subjects import Names
+
+
+@dataclass
+class Bus:
+    """What every service needs to talk to NATS."""
+
+    nc: Client
+    js: JetStreamContext
+    names: Names
+    settings: Settings
+    ops: OperationStore
+
+    @classmethod
+    async def attach(cls, nc: Client, settings: Settings, *, setup: bool = False) -> Bus:
+        """Bind to an open connection; `setup` first creates or updates the topology."""
+        names = Names(settings.namespace)
+        js = nc.jetstream()
+        if setup:
+            await ensure_topology(js, names, settings)
+        try:
+            kv = await js.key_value(names.bucket("operations"))
+        except BucketNotFoundError:
+            raise BusError(f"the {names.bucket('operations')} bucket does not exist on this server",
+                           hint="run `ktrdr nats up` (or start a backend) to create the topology") from None
+        return cls(nc=nc, js=js, names=names, settings=settings, ops=OperationStore(kv))
+
+    @classmethod
+    async def open(cls, settings: Settings, url: str | None = None, *, name: str = "ktrdr",
+                   setup: bool = False) -> Bus:
+        """Connect and bind."""
+        nc = await connect(settings, url, name=name)
+        try:
+            return await cls.attach(nc, settings, setup=setup)
+        except BaseException:
+            await nc.close()
+            raise
+
+    async def close(self) -> None:
+        """Drain and close the connection."""
+        if not self.nc.is_closed:
+            await self.nc.drain()

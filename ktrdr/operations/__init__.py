@@ -1,0 +1,1 @@
+"""Operations: the KV record, its transitions (compare-and-set), submit, and the event aggregator."""

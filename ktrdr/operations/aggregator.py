@@ -1,0 +1,121 @@
+"""Folds worker events into the operations KV: coalesced, compare-and-set, stale attempts ignored."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from ktrdr.bus.handle import Bus
+from ktrdr.errors import ProtocolError
+from ktrdr.operations import transitions as tr
+from ktrdr.operations.record import OperationRecord, Progress
+from ktrdr.operations.store import OperationNotFound
+from ktrdr.protocol.codec import decode_event
+from ktrdr.protocol.messages import (
+    OperationCancelledEvent, OperationCompleted, OperationEvent, OperationFailed, OperationMetric,
+    OperationProgress,
+)
+
+log = logging.getLogger("ktrdr.aggregator")
+_PROGRESS_FIELDS = [f.name for f in msgspec.structs.fields(Progress)]
+
+
+def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
+    """The record after one event (unchanged when the event is stale or already reflected)."""
+    if ev.attempt < r.attempt or r.terminal:
+        return r
+    match ev:
+        case OperationProgress() if r.status == "running" and ev.seq > r.progress_seq:
+            progress = Progress(**{f: getattr(ev, f) for f in _PROGRESS_FIELDS})
+            return msgspec.structs.replace(r, progress=progress, progress_seq=ev.seq)
+        case OperationMetric():
+            return msgspec.structs.replace(r, metrics_count=r.metrics_count + 1)
+        case OperationCompleted() if r.status == "running":
+            done = msgspec.structs.replace(r.progress, percentage=100.0)
+            return tr.moved(r, "completed", result=ev.result, artifacts={**r.artifacts, **ev.artifacts},
+                            progress=done)
+        case OperationFailed() if r.status == "running":
+            return tr.moved(r, "failed", error=ev.error)
+        case OperationCancelledEvent() if r.status == "running":
+            return tr.moved(r, "cancelled", cancel_reason=r.cancel_reason or ev.reason)
+    return r
+
+
+def fold(events: list[OperationEvent]) -> tr.Mutation:
+    """A mutation applying `events` in order; Skip (no write) when none changes the record."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        new = r
+        for ev in events:
+            new = fold_one(new, ev)
+        if new is r:
+            raise tr.Skip
+        return new
+
+    return mutate
+
+
+class Aggregator:
+    """Durable consumers on the events and progress streams, shared by every backend."""
+
+    def __init__(self, bus: Bus, batch: int = 500) -> None:
+        self.bus, self.batch = bus, batch
+        self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0}
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        """Bind both consumers and start folding."""
+        n = self.bus.names
+        for stream, durable in ((n.events_stream, n.aggregator_consumer), (n.progress_stream, n.progress_consumer)):
+            psub = await self.bus.js.pull_subscribe_bind(durable=durable, stream=stream)
+            self._tasks.append(asyncio.create_task(self._loop(psub), name=f"aggregator-{durable}"))
+
+    async def stop(self) -> None:
+        """Stop folding (unacked messages wait for the next aggregator)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _loop(self, psub: Any) -> None:
+        while True:
+            try:
+                msgs = await psub.fetch(self.batch, timeout=1.0)
+            except (NatsTimeoutError, asyncio.TimeoutError):
+                continue
+            except Exception as exc:  # reconnecting; try again
+                log.warning("aggregator fetch failed: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            await self.process(msgs)
+
+    async def process(self, msgs: list[Msg]) -> None:
+        """Fold one batch: at most one KV write per operation, then ack every message."""
+        per_op: dict[str, list[OperationEvent]] = defaultdict(list)
+        for msg in msgs:
+            try:
+                ev = decode_event(msg.data, subject=msg.subject)
+            except ProtocolError as exc:
+                self.stats["garbage"] += 1
+                log.warning("dropping unreadable event: %s", exc)
+                continue
+            per_op[ev.operation_id].append(ev)
+        self.stats["events"] += sum(len(v) for v in per_op.values())
+        await asyncio.gather(*(self._apply(op_id, evs) for op_id, evs in per_op.items()))
+        for msg in msgs:
+            await msg.ack()
+
+    async def _apply(self, op_id: str, events: list[OperationEvent]) -> None:
+        try:
+            if await tr.apply(self.bus.ops, op_id, fold(events)) is not None:
+                self.stats["writes"] += 1
+        except OperationNotFound:
+            self.stats["orphans"] += 1
+        except tr.IllegalTransition as exc:
+            log.warning("ignoring events for %s: %s", op_id, exc)

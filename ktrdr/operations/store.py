@@ -1,0 +1,86 @@
+"""The `operations` KV bucket: typed get/create/compare-and-set update and a full scan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from ktrdr.errors import KtrdrError, ProtocolError
+from ktrdr.operations.record import OperationRecord
+from ktrdr.protocol.codec import decode, encode
+
+
+class OperationNotFound(KtrdrError, KeyError):
+    """No operation with this id."""
+
+    def __init__(self, op_id: str) -> None:
+        super().__init__(f"no operation {op_id!r}", hint="list operations with `ktrdr ops`")
+        self.op_id = op_id
+
+
+class Conflict(KtrdrError):
+    """The record changed since it was read (compare-and-set lost)."""
+
+
+class OperationStore:
+    """Typed access to the operations bucket."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def get(self, op_id: str) -> tuple[OperationRecord, int]:
+        """The record and its revision; OperationNotFound when missing or deleted."""
+        try:
+            entry = await self.kv.get(op_id)
+        except KeyNotFoundError:
+            raise OperationNotFound(op_id) from None
+        if entry.value is None:
+            raise OperationNotFound(op_id)
+        return decode(entry.value, OperationRecord), entry.revision
+
+    async def find(self, op_id: str) -> OperationRecord | None:
+        """The record, or None."""
+        try:
+            return (await self.get(op_id))[0]
+        except OperationNotFound:
+            return None
+
+    async def create(self, record: OperationRecord) -> int:
+        """Store a new record; Conflict when the id exists."""
+        try:
+            return await self.kv.create(record.id, encode(record))
+        except KeyWrongLastSequenceError:
+            raise Conflict(f"operation {record.id} already exists") from None
+
+    async def put_if(self, record: OperationRecord, revision: int) -> int:
+        """Compare-and-set: write only if the stored revision is still `revision`."""
+        try:
+            return await self.kv.update(record.id, encode(record), last=revision)
+        except KeyWrongLastSequenceError:
+            raise Conflict(f"operation {record.id} changed concurrently") from None
+
+    async def delete(self, op_id: str, revision: int | None = None) -> None:
+        """Delete a record (optionally only at `revision`)."""
+        await self.kv.delete(op_id, last=revision)
+
+    async def scan(self) -> AsyncIterator[OperationRecord]:
+        """Every current record, streamed through one watcher (no per-key round trips)."""
+        watcher = await self.kv.watchall(ignore_deletes=True)
+        try:
+            while True:
+                try:
+                    entry = await watcher.updates(timeout=5.0)
+                except asyncio.TimeoutError:
+                    break
+                if entry is None:
+                    break
+                if entry.value:
+                    try:
+                        yield decode(entry.value, OperationRecord)
+                    except ProtocolError:
+                        continue
+        finally:
+            await watcher.stop()

@@ -1,0 +1,96 @@
+"""Submit: validate, create the pending record, publish the work order (deduplicated by Nats-Msg-Id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ktrdr.bus.handle import Bus
+from ktrdr.errors import KtrdrError
+from ktrdr.operations import transitions as tr
+from ktrdr.operations.record import OperationRecord, new_record
+from ktrdr.operations.store import Conflict
+from ktrdr.protocol.codec import encode
+from ktrdr.protocol.messages import WorkOrder, now_ns
+from ktrdr.protocol.subjects import POOLS
+
+
+class SubmitError(KtrdrError, ValueError):
+    """A submit request that cannot be queued; `field` names what to fix."""
+
+    def __init__(self, message: str, *, field: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
+def check_route(op_type: str, pool: str) -> None:
+    """Raise SubmitError unless (op_type, pool) has a work queue."""
+    if op_type not in POOLS:
+        raise SubmitError(f"unknown operation type {op_type!r}", field="type",
+                          hint=f"use one of {', '.join(sorted(POOLS))}")
+    if pool not in POOLS[op_type]:
+        raise SubmitError(f"{op_type} operations have no {pool!r} pool", field="pool",
+                          hint=f"use one of {', '.join(POOLS[op_type])}")
+
+
+def work_order(record: OperationRecord) -> WorkOrder:
+    """The order for the record's current dispatch."""
+    return WorkOrder(operation_id=record.id, type=record.type, pool=record.pool, attempt=record.dispatch,
+                     parameters=record.parameters, resume=record.resume, parent_id=record.parent_id,
+                     created_at=now_ns())
+
+
+async def publish_order(bus: Bus, record: OperationRecord) -> None:
+    """Publish the order with Nats-Msg-Id `<id>-<dispatch>` so a repeat is dropped by the server."""
+    await bus.js.publish(bus.names.work(record.type, record.pool), encode(work_order(record)),
+                         headers={"Nats-Msg-Id": f"{record.id}-{record.dispatch}"})
+
+
+async def submit(bus: Bus, op_type: str, pool: str, parameters: dict[str, Any], *,
+                 op_id: str | None = None, parent_id: str | None = None) -> OperationRecord:
+    """Create a pending operation and queue it; re-submitting the same `op_id` is a no-op."""
+    check_route(op_type, pool)
+    record = new_record(op_type, pool, parameters, op_id=op_id, parent_id=parent_id)
+    try:
+        await bus.ops.create(record)
+    except Conflict:
+        existing, _ = await bus.ops.get(record.id)
+        if existing.status != "pending":
+            return existing
+        record = existing  # the first submit may have died between create and publish
+    await publish_order(bus, record)
+    return record
+
+
+async def redispatch(bus: Bus, op_id: str, pool: str | None = None) -> OperationRecord | None:
+    """Send a new order (dispatch + 1) for a pending or resuming record, optionally to another pool."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.status not in ("pending", "resuming"):
+            raise tr.Skip
+        return tr.moved(r, r.status, dispatch=r.dispatch + 1, pool=pool or r.pool)
+
+    record = await tr.apply(bus.ops, op_id, mutate)
+    if record is not None:
+        await publish_order(bus, record)
+    return record
+
+
+async def resume(bus: Bus, op_id: str) -> OperationRecord:
+    """failed/cancelled → resuming (compare-and-set: of concurrent resumes one wins), then a new order."""
+    record = await tr.apply(bus.ops, op_id, tr.resume())
+    assert record is not None
+    await publish_order(bus, record)
+    return record
+
+
+async def cancel(bus: Bus, op_id: str, reason: str = "cancelled", requested_by: str = "") -> OperationRecord:
+    """Cancel: pending → cancelled at once; running → intent in KV plus a core cancel to its worker."""
+    from ktrdr.protocol.messages import CancelRequest
+
+    record = await tr.apply(bus.ops, op_id, tr.request_cancel(reason))
+    if record is None:
+        record, _ = await bus.ops.get(op_id)
+    if record.status == "running":
+        await bus.nc.publish(bus.names.cancel(op_id),
+                             encode(CancelRequest(reason=reason, requested_by=requested_by)))
+    return record

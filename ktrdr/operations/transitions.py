@@ -1,0 +1,153 @@
+"""Every state change of an operation, each a compare-and-set on the KV revision, retried on conflict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ktrdr.errors import KtrdrError
+from ktrdr.operations.record import TERMINAL, OperationRecord, Progress
+from ktrdr.operations.store import Conflict, OperationStore
+from ktrdr.protocol.messages import ErrorInfo
+
+#: Legal moves; a running → running move is a redelivery taking over with a new attempt.
+ALLOWED: dict[str, frozenset[str]] = {
+    "pending": frozenset({"running", "cancelled", "failed", "pending"}),
+    "resuming": frozenset({"running", "cancelled", "failed", "pending"}),
+    "running": frozenset({"running", "completed", "failed", "cancelled", "pending"}),
+    "failed": frozenset({"resuming"}),
+    "cancelled": frozenset({"resuming"}),
+    "completed": frozenset(),
+}
+MAX_RETRIES = 50
+
+
+class IllegalTransition(KtrdrError, ValueError):
+    """A move the state machine forbids; names both states."""
+
+    def __init__(self, op_id: str, current: str, target: str) -> None:
+        super().__init__(f"operation {op_id}: cannot go from {current} to {target}",
+                         hint="see `ktrdr ops show` for its state")
+        self.op_id, self.current, self.target = op_id, current, target
+
+
+class Skip(Exception):
+    """Raised by a mutation to leave the record as it is (no write)."""
+
+
+Mutation = Callable[[OperationRecord], OperationRecord]
+
+
+def check(record: OperationRecord, target: str) -> None:
+    """Raise IllegalTransition unless record.status → target is allowed."""
+    if target not in ALLOWED[record.status]:
+        raise IllegalTransition(record.id, record.status, target)
+
+
+def moved(record: OperationRecord, target: str, **changes: Any) -> OperationRecord:
+    """A copy of `record` in state `target` (checked), with `changes` and fresh timestamps."""
+    check(record, target)
+    now = time.time_ns()
+    if target in TERMINAL:
+        changes.setdefault("finished_at", now)
+    return msgspec.structs.replace(record, status=target, updated_at=now, **changes)
+
+
+async def apply(store: OperationStore, op_id: str, mutate: Mutation) -> OperationRecord | None:
+    """Read, mutate, compare-and-set; retry on conflict. None when the mutation chose to Skip."""
+    for _ in range(MAX_RETRIES):
+        record, revision = await store.get(op_id)
+        try:
+            new = mutate(record)
+        except Skip:
+            return None
+        try:
+            await store.put_if(new, revision)
+            return new
+        except Conflict:
+            continue
+    raise Conflict(f"operation {op_id}: gave up after {MAX_RETRIES} concurrent writes")
+
+
+# -- the moves everyone uses -------------------------------------------------------------
+def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
+    """pending/resuming → running, or a redelivery taking over a running record (attempt + 1)."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if dispatch != r.dispatch or r.terminal:
+            raise Skip
+        if r.cancel_requested:  # cancelled while queued or while its worker was gone: settle it now
+            return moved(r, "cancelled", worker_id="")
+        takeover = r.status == "running" and delivery > r.delivery
+        if r.status not in ("pending", "resuming") and not takeover:
+            raise Skip
+        return moved(r, "running", attempt=r.attempt + 1, delivery=delivery, worker_id=worker_id,
+                     started_at=r.started_at or time.time_ns(), progress=Progress() if not takeover else r.progress)
+
+    return mutate
+
+
+def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: dict | None = None,
+           error: ErrorInfo | None = None) -> Mutation:
+    """running → completed/failed/cancelled for the given attempt (stale attempts and terminal records skip)."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.terminal or attempt < r.attempt or r.status != "running":
+            raise Skip
+        pct = 100.0 if status == "completed" else r.progress.percentage
+        return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
+                     error=error, progress=msgspec.structs.replace(r.progress, percentage=pct))
+
+    return mutate
+
+
+def requeue(attempt: int) -> Mutation:
+    """running → pending for a retry or a graceful shutdown (the next claim is a new attempt)."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.status != "running" or attempt < r.attempt:
+            raise Skip
+        return moved(r, "pending", worker_id="")
+
+    return mutate
+
+
+def request_cancel(reason: str) -> Mutation:
+    """pending/resuming → cancelled at once; running → cancel intent stored for the worker."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.status in ("pending", "resuming"):
+            return moved(r, "cancelled", cancel_requested=True, cancel_reason=reason)
+        if r.status == "running":
+            if r.cancel_requested:
+                raise Skip
+            return msgspec.structs.replace(r, cancel_requested=True, cancel_reason=reason,
+                                           updated_at=time.time_ns())
+        raise IllegalTransition(r.id, r.status, "cancelled")
+
+    return mutate
+
+
+def fail_now(code: str, message: str) -> Mutation:
+    """Any non-terminal → failed (orders that cannot run, dead letters)."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.terminal:
+            raise Skip
+        return moved(r, "failed", error=ErrorInfo(code=code, message=message))
+
+    return mutate
+
+
+def resume() -> Mutation:
+    """failed/cancelled → resuming with the next dispatch number; anything else is illegal."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        check(r, "resuming")
+        return moved(r, "resuming", dispatch=r.dispatch + 1, resume=True, cancel_requested=False,
+                     cancel_reason="", error=None, finished_at=0)
+
+    return mutate

@@ -1,0 +1,191 @@
+"""One claimed work order from start to ack: events, keep-alive, cancellation, terminal state."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from nats.aio.msg import Msg
+
+from ktrdr.context import CancelToken, ProgressReporter
+from ktrdr.errors import OperationCancelled, RetryableError
+from ktrdr.operations import transitions as tr
+from ktrdr.operations.record import OperationRecord
+from ktrdr.protocol.codec import decode_cancel, encode
+from ktrdr.protocol.messages import (
+    ErrorInfo, OperationCancelledEvent, OperationCompleted, OperationFailed, OperationLog, OperationStarted,
+    event_kind, now_ns,
+)
+from ktrdr.workers.context import Handler, OperationContext
+from ktrdr.workers.pump import ProgressPump
+
+if TYPE_CHECKING:
+    from ktrdr.workers.runtime import Worker
+
+log = logging.getLogger("ktrdr.workers")
+SHUTDOWN = "worker shutting down"
+
+
+def _in_thread(handler: Handler, ctx: OperationContext) -> concurrent.futures.Future:
+    """Run the handler in its own daemon thread: the loop stays free, and a stuck one can be abandoned."""
+    fut: concurrent.futures.Future = concurrent.futures.Future()
+
+    def target() -> None:
+        try:
+            fut.set_result(handler(ctx))
+        except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the loop
+            fut.set_exception(exc)
+
+    threading.Thread(target=target, name=f"op-{ctx.operation_id}", daemon=True).start()
+    return fut
+
+
+class Execution:
+    """Runs one operation on behalf of a worker."""
+
+    def __init__(self, worker: Worker, msg: Msg, op_id: str, handler: Handler) -> None:
+        self.worker, self.msg, self.op_id, self.handler = worker, msg, op_id, handler
+        self.record: OperationRecord | None = None
+        self.attempt = 0
+        self.token = CancelToken()
+        self.reporter = ProgressReporter()
+        self._seq = 0
+        self._sub: Any = None
+        self.abandoned = False
+
+    async def listen(self) -> None:
+        """Subscribe to this operation's cancel subject before claiming, so no cancel slips between."""
+        self._sub = await self.worker.bus.nc.subscribe(self.worker.bus.names.cancel(self.op_id), cb=self._on_cancel)
+
+    async def close(self) -> None:
+        """Drop the cancel subscription."""
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
+    def bind(self, record: OperationRecord) -> None:
+        """Attach the claimed record (its attempt stamps every event)."""
+        self.record, self.attempt = record, record.attempt
+
+    async def publish(self, event: Any, durable: bool = True) -> None:
+        """Stamp and publish an event: durable ones with a JetStream ack, progress as a core publish."""
+        self._seq += 1
+        event = msgspec.structs.replace(event, attempt=self.attempt, seq=self._seq, ts=now_ns(),
+                                        worker_id=self.worker.worker_id)
+        subject = self.worker.bus.names.event(self.op_id, event_kind(event))
+        if durable:
+            await self.worker.bus.js.publish(subject, encode(event))
+        else:
+            await self.worker.bus.nc.publish(subject, encode(event))
+
+    async def run(self) -> None:
+        """Start the operation, wait for it (or for the cancellation grace to run out), settle it."""
+        loop = asyncio.get_running_loop()
+        assert self.record is not None, "bind() the claimed record first"
+        ctx = OperationContext(
+            operation_id=self.op_id, type=self.record.type, attempt=self.attempt,
+            parameters=self.record.parameters, progress=self.reporter, cancel=self.token,
+            checkpointer=self.worker.checkpointer_for(self.op_id, loop), resume=self.record.resume or self.attempt > 1,
+            worker_id=self.worker.worker_id, loop=loop, services=self.worker.services)
+        pump = ProgressPump(self.reporter, self.publish, loop, self.op_id)
+        await self.publish(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume))
+        tasks = [asyncio.create_task(pump.run()), asyncio.create_task(self._keepalive())]
+        try:
+            outcome = await self._wait(_in_thread(self.handler, ctx))
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.close()
+        await pump.flush()
+        await self._settle(outcome, ctx)
+
+    async def _wait(self, fut: concurrent.futures.Future) -> Any:
+        """The handler's result or exception; after cancel, give it `grace_s` before abandoning it."""
+        wrapped = asyncio.wrap_future(fut)
+        while True:
+            timeout = self.worker.grace_s if self.token.cancelled else 0.25
+            done, _ = await asyncio.wait({wrapped}, timeout=timeout)
+            if done:
+                exc = wrapped.exception()
+                return exc if exc is not None else wrapped.result()
+            if self.token.cancelled:
+                self.abandoned = True
+                return OperationCancelled(f"{self.token.reason} (did not stop within {self.worker.grace_s:g}s; "
+                                          "abandoned, worker will restart)")
+
+    def _on_cancel_reason(self, reason: str) -> None:
+        if not self.token.cancelled:
+            log.info("cancel %s: %s", self.op_id, reason)
+        self.token.cancel(reason)
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        try:
+            request = decode_cancel(msg.data, subject=msg.subject)
+        except Exception as exc:  # a garbled body still means 'cancel'
+            log.warning("unreadable cancel body on %s (%s); cancelling anyway", msg.subject, exc)
+            self._on_cancel_reason("cancelled")
+            return
+        self._on_cancel_reason(request.reason)
+
+    async def _keepalive(self) -> None:
+        """Tell JetStream we are alive (AckWait stays short) and pick up cancel intent stored in KV."""
+        period = max(0.2, self.worker.bus.settings.ack_wait_s / 3)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.msg.in_progress()
+                record = await self.worker.bus.ops.find(self.op_id)
+            except Exception as exc:  # disconnected: keep trying, the reconnect will resume us
+                log.debug("keepalive for %s failed: %s", self.op_id, exc)
+                continue
+            if record is not None and record.cancel_requested:
+                self._on_cancel_reason(record.cancel_reason or "cancelled")
+            elif record is not None and record.attempt > self.attempt:
+                self._on_cancel_reason("superseded by a newer attempt")
+
+    async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
+        """Publish the terminal event, record it, then ack, nak or terminate the order."""
+        if isinstance(outcome, OperationCancelled) and self.token.reason == SHUTDOWN and not self.abandoned:
+            await self._requeue("checkpointed and requeued at worker shutdown", "info", 0.0)
+        elif isinstance(outcome, RetryableError):
+            self.worker.counters["failed"] += 1
+            await self._requeue(f"retryable failure, requeued: {outcome.message}", "warning", outcome.delay_s)
+        elif isinstance(outcome, OperationCancelled):
+            reason = outcome.reason if self.abandoned else (self.token.reason or outcome.reason)
+            await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
+                                                         checkpointed=not self.abandoned),
+                                 tr.finish(self.attempt, "cancelled"), "cancelled")
+            await self.msg.ack_sync()
+        elif isinstance(outcome, BaseException):
+            error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
+            await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
+                                 tr.finish(self.attempt, "failed", error=error), "failed")
+            await self.msg.term()
+        else:
+            result = outcome if isinstance(outcome, dict) else {"value": outcome}
+            await self._terminal(OperationCompleted(operation_id=self.op_id, result=result, artifacts=ctx.artifacts),
+                                 tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
+                                 "acked")
+            await self.msg.ack_sync()
+
+    async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> None:
+        """Durable terminal event first, then the record (the aggregator would get there too)."""
+        await self.publish(event)
+        await tr.apply(self.worker.bus.ops, self.op_id, mutation)
+        self.worker.counters[counter] += 1
+
+    async def _requeue(self, message: str, level: str, delay_s: float) -> None:
+        """Back to pending and nak, so this or another worker claims it as a new attempt."""
+        await self.publish(OperationLog(operation_id=self.op_id, level=level, message=message))
+        await tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt))
+        await self.msg.nak(delay=delay_s or None)
+
+    def request_shutdown(self) -> None:
+        """Ask the operation to checkpoint and stop so that another worker resumes it."""
+        self.token.cancel(SHUTDOWN)
+

@@ -1,0 +1,202 @@
+"""The worker runtime every kind uses: heartbeats, one message per free slot, claims, graceful stop, burst mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import NotFoundError
+
+from ktrdr.bus.handle import Bus
+from ktrdr.context import Checkpointer, MemoryCheckpointer
+from ktrdr.errors import BusError, ProtocolError
+from ktrdr.operations import transitions as tr
+from ktrdr.operations.store import OperationNotFound
+from ktrdr.protocol.codec import decode
+from ktrdr.protocol.messages import WorkOrder
+from ktrdr.workers.context import Handler
+from ktrdr.workers.execution import Execution
+from ktrdr.workers.heartbeat import Heartbeater
+
+log = logging.getLogger("ktrdr.workers")
+CheckpointFactory = Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
+
+
+class Worker:
+    """Serves one (operation type, pool) work queue with `capacity` concurrent operations."""
+
+    def __init__(self, bus: Bus, *, kind: str, op_type: str, pool: str, handler: Handler, capacity: int = 1,
+                 worker_id: str | None = None, grace_s: float = 10.0,
+                 checkpoints: CheckpointFactory | None = None, services: dict[str, Any] | None = None) -> None:
+        self.bus, self.kind, self.op_type, self.pool = bus, kind, op_type, pool
+        self.handler, self.capacity, self.grace_s = handler, capacity, grace_s
+        self.worker_id = worker_id or f"{kind}-{socket.gethostname().split('.')[0]}-{secrets.token_hex(3)}"
+        self.services = services or {}
+        self._checkpoints = checkpoints
+        self.counters = {"fetched": 0, "acked": 0, "failed": 0, "cancelled": 0}
+        self.running: dict[str, Execution] = {}
+        self.restart_required = False
+        self._slots = asyncio.Semaphore(capacity)
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self.heartbeat = Heartbeater(self)
+
+    @property
+    def status(self) -> str:
+        """idle, busy or draining (as heartbeats report it)."""
+        if self._stopping.is_set():
+            return "draining"
+        return "busy" if len(self.running) >= self.capacity else "idle"
+
+    def checkpointer_for(self, op_id: str, loop: asyncio.AbstractEventLoop) -> Checkpointer:
+        """Where this operation's checkpoints live (the object store unless a factory was given)."""
+        if self._checkpoints is not None:
+            return self._checkpoints(op_id, loop)
+        from ktrdr.bus.objects import checkpointer_factory
+
+        self._checkpoints = checkpointer_factory(self.bus)
+        return self._checkpoints(op_id, loop)
+
+    async def run(self, *, burst: bool = False) -> None:
+        """Heartbeat and serve until stop() — or, in burst mode, until the queue is empty."""
+        psub = await self._bind()
+        self.heartbeat.start()
+        try:
+            await self._serve(psub, burst)
+        finally:
+            await self._drain()
+            await self.heartbeat.stop()
+            await psub.unsubscribe()
+
+    async def _bind(self) -> Any:
+        names = self.bus.names
+        try:
+            return await self.bus.js.pull_subscribe_bind(
+                durable=names.work_consumer(self.op_type, self.pool), stream=names.work_stream)
+        except NotFoundError:
+            raise BusError(f"no work consumer for {self.op_type}/{self.pool} in namespace {names.ns}",
+                           hint="run `ktrdr nats up` or start a backend to create the topology") from None
+
+    async def _serve(self, psub: Any, burst: bool) -> None:
+        """Fetch exactly one message per free slot, and only when one is free."""
+        while not self._stopping.is_set():
+            await self._slots.acquire()
+            if self._stopping.is_set():
+                self._slots.release()
+                break
+            msg = await self._fetch_one(psub, 0.25 if burst else 1.0)
+            if msg is None:
+                self._slots.release()
+                if burst and not self.running and await self._queue_empty():
+                    break
+                continue
+            self.counters["fetched"] += 1
+            task = asyncio.create_task(self._handle(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    async def _fetch_one(self, psub: Any, timeout: float) -> Msg | None:
+        fetch = asyncio.create_task(psub.fetch(1, timeout=timeout))
+        stop = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if fetch not in done:
+            fetch.cancel()
+            return None
+        try:
+            return fetch.result()[0]
+        except (NatsTimeoutError, asyncio.TimeoutError):
+            return None
+        except Exception as exc:  # connection trouble: keep the loop alive, reconnect handles it
+            log.warning("fetch failed: %s", exc)
+            return None
+
+    async def _queue_empty(self) -> bool:
+        names = self.bus.names
+        info = await self.bus.js.consumer_info(names.work_stream, names.work_consumer(self.op_type, self.pool))
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("operation task crashed: %r", exc)
+
+    async def _handle(self, msg: Msg) -> None:
+        """Decode, claim (fencing stale and duplicate deliveries), run."""
+        try:
+            order = decode(msg.data, WorkOrder, subject=msg.subject)
+        except ProtocolError as exc:
+            await self._reject(msg, _loose_id(msg.data), "bad_order", f"malformed work order: {exc}")
+            return
+        if order.type != self.op_type:
+            await self._reject(msg, order.operation_id, "unknown_type",
+                               f"a {self.op_type} worker cannot run a {order.type!r} operation")
+            return
+        execution = Execution(self, msg, order.operation_id, self.handler)
+        await execution.listen()
+        try:
+            record = await tr.apply(self.bus.ops, order.operation_id,
+                                    tr.claim(order.attempt, msg.metadata.num_delivered, self.worker_id))
+        except OperationNotFound:
+            await execution.close()
+            await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")
+            return
+        if record is None or record.status != "running" or record.worker_id != self.worker_id:
+            await execution.close()
+            await msg.ack()  # cancelled, finished, rerouted or superseded: drop this copy
+            return
+        await self._execute(execution, record)
+
+    async def _execute(self, execution: Execution, record: Any) -> None:
+        execution.bind(record)
+        self.running[record.id] = execution
+        try:
+            await execution.run()
+        finally:
+            self.running.pop(record.id, None)
+            if execution.abandoned:
+                self.restart_required = True
+                self._stopping.set()
+
+    async def _reject(self, msg: Msg, op_id: str | None, code: str, message: str) -> None:
+        """Fail the operation if we can identify it, terminate the message, keep serving."""
+        log.warning("rejecting message on %s: %s", msg.subject, message)
+        self.counters["failed"] += 1
+        if op_id:
+            try:
+                await tr.apply(self.bus.ops, op_id, tr.fail_now(code, message))
+            except (OperationNotFound, ProtocolError):
+                pass
+        await msg.term()
+
+    def stop(self) -> None:
+        """Graceful stop: no more fetching; running operations checkpoint and are requeued."""
+        self._stopping.set()
+        for execution in list(self.running.values()):
+            execution.request_shutdown()
+
+    async def _drain(self) -> None:
+        self.stop()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.grace_s + 5)
+
+
+def _loose_id(data: bytes) -> str | None:
+    """Best-effort operation id from a body that failed strict decoding."""
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    op_id = value.get("operation_id") if isinstance(value, dict) else None
+    return op_id if isinstance(op_id, str) and op_id else None
+
+
+__all__ = ["MemoryCheckpointer", "Worker"]

@@ -1,0 +1,36 @@
+"""Waiting helpers for integration tests: wait on watches and events with a timeout, never sleep-poll."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from ktrdr.bus.handle import Bus
+from ktrdr.operations.record import OperationRecord
+from ktrdr.protocol.codec import decode
+
+
+async def wait_record(bus: Bus, op_id: str, predicate: Callable[[OperationRecord], bool],
+                      timeout: float = 20.0) -> OperationRecord:
+    """Watch one KV key until its record satisfies `predicate`; TimeoutError shows the last state."""
+    watcher = await bus.ops.kv.watch(op_id)
+    last: OperationRecord | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                entry = await watcher.updates(timeout=timeout)
+                if entry is None or not entry.value:
+                    continue
+                last = decode(entry.value, OperationRecord)
+                if predicate(last):
+                    return last
+    except TimeoutError:
+        raise TimeoutError(f"{op_id} never matched; last state: {last}") from None
+    finally:
+        await watcher.stop()
+
+
+async def wait_all_terminal(bus: Bus, op_ids: list[str], timeout: float = 60.0) -> dict[str, OperationRecord]:
+    """Wait until every listed operation is terminal."""
+    results = await asyncio.gather(*(wait_record(bus, i, lambda r: r.terminal, timeout) for i in op_ids))
+    return {r.id: r for r in results}

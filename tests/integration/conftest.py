@@ -1,0 +1,72 @@
+"""Fixtures for the operation-life tests: a bus with topology, an aggregator, in-process dummy workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest_asyncio
+
+from ktrdr.bus.handle import Bus
+from ktrdr.config import Settings
+from ktrdr.context import MemoryCheckpointer
+from ktrdr.operations.aggregator import Aggregator
+from ktrdr.workers.context import Handler
+from ktrdr.workers.dummy import run_dummy
+from ktrdr.workers.runtime import Worker
+
+
+@pytest_asyncio.fixture
+async def bus(settings: Settings) -> AsyncIterator[Bus]:
+    """A connected bus with this test's topology created."""
+    b = await Bus.open(settings, name="test-bus", setup=True)
+    yield b
+    await b.close()
+
+
+@pytest_asyncio.fixture
+async def aggregator(bus: Bus) -> AsyncIterator[Aggregator]:
+    """The event aggregator folding into the operations bucket."""
+    agg = Aggregator(bus)
+    await agg.start()
+    yield agg
+    await agg.stop()
+
+
+class WorkerPool:
+    """Starts in-process workers on their own connections and stops them at the end of the test."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.items: list[tuple[Worker, asyncio.Task, Bus]] = []
+
+    async def start(self, handler: Handler = run_dummy, *, op_type: str = "dummy", pool: str = "cpu",
+                    burst: bool = False, **kw: Any) -> Worker:
+        """A running worker; `burst` returns when the queue is empty."""
+        b = await Bus.open(self.settings, name="test-worker")
+        kw.setdefault("checkpoints", _memory_checkpoints())
+        worker = Worker(b, kind=op_type, op_type=op_type, pool=pool, handler=handler, **kw)
+        task = asyncio.create_task(worker.run(burst=burst))
+        self.items.append((worker, task, b))
+        return worker
+
+    async def close(self) -> None:
+        """Stop every worker and close its connection."""
+        for worker, task, b in self.items:
+            worker.stop()
+            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)
+            await b.close()
+
+
+def _memory_checkpoints() -> Callable[..., MemoryCheckpointer]:
+    store: dict[str, MemoryCheckpointer] = {}
+    return lambda op_id, loop: store.setdefault(op_id, MemoryCheckpointer())
+
+
+@pytest_asyncio.fixture
+async def workers(settings: Settings) -> AsyncIterator[WorkerPool]:
+    """Factory of in-process workers."""
+    pool = WorkerPool(settings)
+    yield pool
+    await pool.close()

@@ -1,0 +1,146 @@
+"""An operation's life on a real server: dispatch, exactly-once, cancel, bad orders, heartbeats on time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+
+from ktrdr.bus.handle import Bus
+from ktrdr.operations.aggregator import Aggregator
+from ktrdr.operations.record import new_record
+from ktrdr.operations.submit import cancel, submit
+from ktrdr.operations.transitions import IllegalTransition
+from ktrdr.protocol.codec import decode, encode
+from ktrdr.protocol.messages import OperationProgress, WorkerHeartbeat, WorkOrder
+from ktrdr.workers.context import OperationContext
+from ktrdr.workers.dummy import run_dummy
+from tests.helpers import wait_all_terminal, wait_record
+from tests.integration.conftest import WorkerPool
+
+
+async def test_twenty_operations_over_two_workers_run_exactly_once(bus: Bus, workers: WorkerPool,
+                                                                   aggregator: Aggregator) -> None:
+    ran: Counter[str] = Counter()
+    held: list[int] = []
+
+    def handler(ctx: OperationContext) -> dict:
+        ran[ctx.operation_id] += 1
+        info = ctx.call(lambda: bus.js.consumer_info(bus.names.work_stream, bus.names.work_consumer("dummy", "cpu")))
+        held.append(info.num_ack_pending)
+        return run_dummy(ctx)
+
+    ops = [await submit(bus, "dummy", "cpu", {"steps": 2, "step_seconds": 0.01}) for _ in range(20)]
+    w1 = await workers.start(handler)
+    w2 = await workers.start(handler)
+    records = await wait_all_terminal(bus, [o.id for o in ops])
+    assert {r.status for r in records.values()} == {"completed"}
+    assert all(r.attempt == 1 and r.progress.percentage == 100.0 for r in records.values())
+    assert set(ran.values()) == {1} and len(ran) == 20
+    assert max(held) <= 2, "a worker fetched while busy: more messages in flight than free slots"
+    assert w1.counters["acked"] > 0 and w2.counters["acked"] > 0
+    assert w1.counters["acked"] + w2.counters["acked"] == 20
+
+
+async def test_progress_reaches_the_record_and_is_throttled(bus: Bus, workers: WorkerPool,
+                                                            aggregator: Aggregator) -> None:
+    seen: list[OperationProgress] = []
+
+    async def on_progress(msg) -> None:  # a plain subscriber, as a user would write one
+        seen.append(decode(msg.data, OperationProgress))
+
+    op = await submit(bus, "dummy", "cpu", {"steps": 0})
+    sub = await bus.nc.subscribe(bus.names.event(op.id, "progress"), cb=on_progress)
+
+    def chatty(ctx: OperationContext) -> dict:
+        for i in range(20000):
+            ctx.progress.update(percentage=i / 200, items_processed=i, items_total=20000)
+        time.sleep(0.35)
+        ctx.progress.update(current_step="done", percentage=100.0, items_processed=20000)
+        return {"n": 20000}
+
+    await workers.start(chatty)
+    record = await wait_record(bus, op.id, lambda r: r.terminal)
+    await bus.nc.flush()
+    await sub.unsubscribe()
+    assert record.status == "completed" and record.result == {"n": 20000}
+    assert 1 <= len(seen) <= 10, f"{len(seen)} progress messages for 20,000 updates"
+    assert seen[-1].current_step == "done" and seen[-1].items_processed == 20000
+
+
+async def test_cancel_running_with_an_empty_core_publish(bus: Bus, workers: WorkerPool,
+                                                         aggregator: Aggregator) -> None:
+    op = await submit(bus, "dummy", "cpu", {"steps": 200, "step_seconds": 0.05})
+    await workers.start()
+    await wait_record(bus, op.id, lambda r: r.status == "running")
+    t0 = time.monotonic()
+    await bus.nc.publish(bus.names.cancel(op.id), b"")
+    record = await wait_record(bus, op.id, lambda r: r.terminal)
+    assert record.status == "cancelled" and record.progress.steps_completed < 200
+    assert time.monotonic() - t0 < 2.0
+
+
+async def test_cancel_pending_never_starts(bus: Bus, workers: WorkerPool) -> None:
+    started: list[str] = []
+    op = await submit(bus, "dummy", "cpu", {"steps": 1})
+    record = await cancel(bus, op.id, reason="changed my mind")
+    assert record.status == "cancelled" and record.cancel_reason == "changed my mind"
+    worker = await workers.start(lambda ctx: started.append(ctx.operation_id) or {}, burst=True)
+    await asyncio.wait_for(workers.items[-1][1], 20)
+    assert started == [] and worker.counters["fetched"] == 1
+    with pytest.raises(IllegalTransition, match="completed|cancelled"):
+        await cancel(bus, op.id)
+
+
+async def test_malformed_orders_fail_cleanly_and_the_worker_keeps_serving(bus: Bus, workers: WorkerPool) -> None:
+    subject = bus.names.work("dummy", "cpu")
+    bad_schema, wrong_type = new_record("dummy", "cpu", {}), new_record("dummy", "cpu", {})
+    await bus.ops.create(bad_schema)  # records without their real orders: only the bad ones arrive
+    await bus.ops.create(wrong_type)
+    await bus.js.publish(subject, b"\xff\x00 not json")
+    await bus.js.publish(subject, f'{{"operation_id": "{bad_schema.id}", "type": 5}}'.encode())
+    await bus.js.publish(subject, encode(WorkOrder(operation_id=wrong_type.id, type="backtest", pool="cpu")))
+    bad_params = await submit(bus, "dummy", "cpu", {"steps": "many"})
+    good = await submit(bus, "dummy", "cpu", {"steps": 1, "step_seconds": 0})
+    worker = await workers.start()
+    assert (await wait_record(bus, bad_schema.id, lambda r: r.terminal)).error.code == "bad_order"
+    assert (await wait_record(bus, wrong_type.id, lambda r: r.terminal)).error.code == "unknown_type"
+    failed = await wait_record(bus, bad_params.id, lambda r: r.terminal)
+    assert failed.status == "failed" and "steps" in failed.error.message
+    assert (await wait_record(bus, good.id, lambda r: r.terminal)).status == "completed"
+    assert worker.counters["failed"] >= 3
+
+
+async def test_heartbeats_stay_on_time_while_an_operation_burns_the_cpu(bus: Bus, workers: WorkerPool) -> None:
+    arrivals: list[float] = []
+    stopped = asyncio.Event()
+
+    async def on_beat(msg) -> None:
+        beat = decode(msg.data, WorkerHeartbeat)
+        arrivals.append(time.monotonic())
+        if beat.status == "stopped":
+            stopped.set()
+
+    await bus.nc.subscribe(bus.names.heartbeat_all(), cb=on_beat)
+    op = await submit(bus, "dummy", "cpu", {"steps": 6, "step_seconds": 0.5, "cpu_burn": True})
+    worker = await workers.start()
+    await wait_record(bus, op.id, lambda r: r.terminal, timeout=30)
+    worker.stop()
+    await asyncio.wait_for(stopped.wait(), 10)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:-1])]
+    interval = bus.settings.heartbeat_s
+    assert len(gaps) >= 4
+    assert max(gaps) < 1.5 * interval, f"max heartbeat gap {max(gaps):.3f}s for interval {interval}s"
+
+
+async def test_operation_ignoring_cancel_is_abandoned_after_grace(bus: Bus, workers: WorkerPool) -> None:
+    op = await submit(bus, "dummy", "cpu", {"steps": 100, "step_seconds": 0.1, "ignore_cancel": True})
+    worker = await workers.start(grace_s=0.5)
+    await wait_record(bus, op.id, lambda r: r.status == "running")
+    await cancel(bus, op.id, reason="stop now")
+    record = await wait_record(bus, op.id, lambda r: r.terminal)
+    assert record.status == "cancelled"
+    await asyncio.wait_for(workers.items[-1][1], 10)
+    assert worker.restart_required
