@@ -6,9 +6,11 @@ from typing import Any
 
 import typer
 
+from ktrdr.cli.cluster_cmd import app as cluster_app
 from ktrdr.cli.common import emit, run, state
 
 app = typer.Typer(no_args_is_help=True, help="The embedded NATS server and the topology.")
+app.add_typer(cluster_app, name="cluster")
 
 
 @app.command()
