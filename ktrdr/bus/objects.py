@@ -184,7 +184,7 @@ async def load_result(store: ObjectStore, operation_id: str, name: str) -> bytes
 
 async def list_results(store: ObjectStore, operation_id: str) -> list[str]:
     """Names (without the operation prefix) of every result blob of an operation."""
-    prefix = result_name(operation_id, "x")[:-1]
+    prefix = check_token(operation_id, "operation id") + "/"
     return [k[len(prefix):] for k in await object_keys(store) if k.startswith(prefix)]
 
 

@@ -1,4 +1,4 @@
-"""Object-store primitives on the standard NATS object layout: chunked upload, conditional meta publish, fast read.
+"""Object-store primitives on the standard NATS object layout: chunked upload, compare-and-set publish, fast read.
 
 nats-py's `ObjectStore.put` cannot create-if-absent or compare-and-set, and its `get` grows one bytes object
 chunk by chunk (quadratic: seconds for tens of MB). These helpers write and read the same wire layout that
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from hashlib import sha256
 
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
 from nats.js.api import Header, ObjectInfo, ObjectMetaOptions
 from nats.js.errors import APIError, NotFoundError
 from nats.js.object_store import ObjectStore
@@ -26,6 +28,7 @@ from ktrdr.errors import KtrdrError
 CHUNK_SIZE = 128 * 1024  # nats-py's and nats.go's default chunk size
 CHUNK_WAIT_S = 5.0
 _WRONG_LAST_SEQUENCE = 10071  # JSStreamWrongLastSequenceErrF
+MAX_SWAPS = 100
 _nuid = NUID()
 
 
@@ -46,7 +49,7 @@ class CorruptObject(KtrdrError, ValueError):
         self.bucket, self.name = bucket, name
 
 
-def _parts(store: ObjectStore) -> tuple[object, str, str]:
+def _parts(store: ObjectStore) -> tuple[JetStreamContext, str, str]:
     # nats-py exposes no accessors for these; they are stable since the object store was added (2.2).
     return store._js, store._name, store._stream  # noqa: SLF001
 
@@ -132,17 +135,39 @@ async def publish(store: ObjectStore, staged: ObjectInfo, name: str, headers: di
     return info
 
 
-async def put(store: ObjectStore, name: str, data: bytes, headers: dict[str, str]) -> ObjectInfo:
-    """Create or replace `name` unconditionally (last writer wins), then drop the replaced chunks."""
-    _, old = await read_meta(store, name)
-    staged = await upload(store, data)
+async def swap(store: ObjectStore, name: str, data: bytes, headers: dict[str, str], *,
+               keep: Callable[[ObjectInfo], bool] | None = None) -> ObjectInfo | None:
+    """Create or replace `name` by compare-and-set on its revision, retrying races (the last writer wins).
+
+    `keep(current)` returning True leaves the current object alone (returns None). Exactly the replaced
+    upload's chunks are purged, so racing writers leave no orphaned chunks behind.
+    """
+    staged: ObjectInfo | None = None
+    seq = 0
     try:
-        info = await publish(store, staged, name, headers)
-    except BaseException:
-        await discard(store, staged.nuid)
-        raise
-    if old is not None and not old.deleted and old.nuid:
-        await discard(store, old.nuid)
+        for _ in range(MAX_SWAPS):
+            seq, current = await read_meta(store, name)
+            if current is not None and keep is not None and keep(current):
+                return None
+            staged = staged or await upload(store, data)
+            try:
+                info = await publish(store, staged, name, headers, expect_seq=seq)
+            except ObjectConflict:
+                continue  # someone wrote in between: look again, reuse our chunks
+            staged = None
+            if current is not None and current.nuid and not current.deleted:
+                await discard(store, current.nuid)
+            return info
+        raise ObjectConflict(bucket_of(store), name, seq)
+    finally:
+        if staged is not None:
+            await discard(store, staged.nuid)
+
+
+async def put(store: ObjectStore, name: str, data: bytes, headers: dict[str, str]) -> ObjectInfo:
+    """Create or replace `name` (last writer wins)."""
+    info = await swap(store, name, data, headers)
+    assert info is not None  # without `keep`, swap always writes
     return info
 
 

@@ -15,8 +15,9 @@ from ktrdr.backtesting.book import LEDGER_COLUMNS
 from ktrdr.backtesting.result import BacktestResult
 from ktrdr.bus import objects_io as io
 from ktrdr.bus.connection import connect
-from ktrdr.bus.objects import (LoopThreadError, ObjectCheckpointer, ObjectFrameStore, ObjectNotFound, ResultStore,
-                               delete_checkpoint, list_results, load_result, object_stores, save_result)
+from ktrdr.bus.objects import (BusTimeout, LoopThreadError, ObjectCheckpointer, ObjectFrameStore, ObjectNotFound,
+                               ResultStore, delete_checkpoint, frame_meta, list_results, load_result, object_stores,
+                               run_sync, save_result)
 from ktrdr.config import Settings
 from ktrdr.data import DataNotFoundError, DataRepository, SyntheticProvider
 from ktrdr.protocol.subjects import Names
@@ -60,6 +61,16 @@ async def test_replacing_an_object_leaves_only_its_new_chunks(nc: Client, topolo
     assert await io.get(stores.data, "X/1h") == second
     state = (await nc.jetstream().stream_info(f"OBJ_{topology.bucket('data')}")).state
     assert state.messages == 1 + 2  # one meta record and the second upload's chunks
+
+
+async def test_racing_writers_of_one_name_leave_one_object_and_no_orphans(nc: Client, topology: Names) -> None:
+    store = (await object_stores(nc.jetstream(), topology)).data
+    blobs = [os.urandom(150_000) for _ in range(4)]  # 2 chunks each
+    await asyncio.gather(*(io.put(store, "Y/1h", b, {"i": str(i)}) for i, b in enumerate(blobs)))
+    winner = int((await frame_meta(store, "Y/1h"))["i"])
+    assert await io.get(store, "Y/1h") == blobs[winner]
+    state = (await nc.jetstream().stream_info(f"OBJ_{topology.bucket('data')}")).state
+    assert state.messages == 1 + 2
 
 
 async def test_objects_interoperate_with_nats_py(nc: Client, topology: Names) -> None:
@@ -125,3 +136,16 @@ async def test_sync_adapter_on_the_loop_thread_raises_instead_of_deadlocking(nc:
     store = ObjectFrameStore((await object_stores(nc.jetstream(), topology)).data, asyncio.get_running_loop())
     with pytest.raises(LoopThreadError, match="worker thread"):
         store.keys()
+
+
+async def test_bridge_times_out_but_passes_the_coroutines_own_errors_through() -> None:
+    loop = asyncio.get_running_loop()
+
+    async def fails() -> None:
+        raise TimeoutError("from the coroutine")
+
+    with pytest.raises(BusTimeout, match="0.05s"):
+        await asyncio.to_thread(run_sync, loop, asyncio.sleep(5), 0.05)
+    with pytest.raises(TimeoutError, match="from the coroutine") as err:
+        await asyncio.to_thread(run_sync, loop, fails(), 5.0)
+    assert not isinstance(err.value, BusTimeout)
