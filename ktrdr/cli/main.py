@@ -7,13 +7,14 @@ from typing import Optional
 import typer
 
 from ktrdr.cli import demo as demo_cmd
-from ktrdr.cli import nats_cmd
+from ktrdr.cli import nats_cmd, worker_cmd
 from ktrdr.cli.common import State
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="KTRDR: trading-strategy research on workers coordinated through NATS.")
 app.add_typer(nats_cmd.app, name="nats")
 app.command("demo")(demo_cmd.demo)
+app.add_typer(worker_cmd.app, name="worker")
 
 
 @app.callback()

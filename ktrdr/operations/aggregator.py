@@ -68,12 +68,14 @@ class Aggregator:
         self.bus, self.batch = bus, batch
         self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0}
         self._tasks: list[asyncio.Task] = []
+        self._subs: list[Any] = []
 
     async def start(self) -> None:
         """Bind both consumers and start folding."""
         n = self.bus.names
         for stream, durable in ((n.events_stream, n.aggregator_consumer), (n.progress_stream, n.progress_consumer)):
             psub = await self.bus.js.pull_subscribe_bind(durable=durable, stream=stream)
+            self._subs.append(psub)
             self._tasks.append(asyncio.create_task(self._loop(psub), name=f"aggregator-{durable}"))
 
     async def stop(self) -> None:
@@ -82,6 +84,9 @@ class Aggregator:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for psub in self._subs:
+            await psub.unsubscribe()
+        self._subs.clear()
 
     async def _loop(self, psub: Any) -> None:
         while True:

@@ -57,16 +57,21 @@ class Worker:
 
     def checkpointer_for(self, op_id: str, loop: asyncio.AbstractEventLoop) -> Checkpointer:
         """Where this operation's checkpoints live (the object store unless a factory was given)."""
-        if self._checkpoints is not None:
-            return self._checkpoints(op_id, loop)
-        from ktrdr.bus.objects import checkpointer_factory
-
-        self._checkpoints = checkpointer_factory(self.bus)
+        assert self._checkpoints is not None, "run() binds the checkpoint store"
         return self._checkpoints(op_id, loop)
+
+    async def _bind_checkpoints(self) -> None:
+        if self._checkpoints is None:
+            from ktrdr.bus.objects import ObjectCheckpointer, object_stores
+
+            stores = await object_stores(self.bus.js, self.bus.names)
+            self.services.setdefault("objects", stores)
+            self._checkpoints = lambda op_id, loop: ObjectCheckpointer(stores.checkpoints, loop, op_id)
 
     async def run(self, *, burst: bool = False) -> None:
         """Heartbeat and serve until stop() — or, in burst mode, until the queue is empty."""
         psub = await self._bind()
+        await self._bind_checkpoints()
         self.heartbeat.start()
         try:
             await self._serve(psub, burst)

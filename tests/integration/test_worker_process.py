@@ -1,0 +1,122 @@
+"""Real worker processes: SIGKILL mid-operation fails over to another worker; SIGTERM requeues gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+import pytest_asyncio
+
+from ktrdr.bus.handle import Bus
+from ktrdr.config import Settings
+from ktrdr.operations.aggregator import Aggregator
+from ktrdr.operations.record import new_record
+from ktrdr.operations.submit import submit
+from ktrdr.protocol.codec import decode, encode
+from ktrdr.protocol.messages import OperationFailed, OperationMetric, OperationProgress, WorkerHeartbeat
+from tests.helpers import wait_record
+from tests.integration.conftest import WorkerPool
+
+pytestmark = pytest.mark.slow
+STEPS = {"steps": 40, "step_seconds": 0.1}
+
+
+@pytest_asyncio.fixture
+async def fast(settings: Settings) -> AsyncIterator[tuple[Bus, Settings]]:
+    """A bus whose work consumers redeliver after 2 s, with an aggregator running."""
+    quick = msgspec.structs.replace(settings, ack_wait_s=2.0)
+    bus = await Bus.open(quick, setup=True)
+    agg = Aggregator(bus)
+    await agg.start()
+    yield bus, quick
+    await agg.stop()
+    await bus.close()
+
+
+def spawn_worker(s: Settings, worker_id: str, home: Path) -> subprocess.Popen:
+    """`ktrdr worker dummy` as a separate process with the test's server, namespace and timings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    env.update(KTRDR_NATS_URL=s.nats_url, KTRDR_NAMESPACE=s.namespace, KTRDR_HOME=str(home),
+               KTRDR_ACK_WAIT_S=str(s.ack_wait_s), KTRDR_HEARTBEAT_S=str(s.heartbeat_s),
+               KTRDR_MAX_DELIVER=str(s.max_deliver), KTRDR_EVENTS_MAX_AGE_DAYS=str(s.events_max_age_days))
+    return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", "dummy", "--worker-id", worker_id],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def running_on(bus: Bus, op_id: str, worker_id: str) -> None:
+    """Wait until `worker_id` runs the operation and has checkpointed a few steps."""
+    await wait_record(bus, op_id, lambda r: r.worker_id == worker_id and r.progress.steps_completed >= 3)
+
+
+async def test_sigkill_mid_operation_fails_over_and_completes_once(fast: tuple[Bus, Settings],
+                                                                  tmp_path: Path) -> None:
+    bus, s = fast
+    op = await submit(bus, "dummy", "cpu", STEPS)
+    victim = spawn_worker(s, "victim", tmp_path)
+    pool = WorkerPool(s)
+    try:
+        await running_on(bus, op.id, "victim")
+        victim.kill()
+        victim.wait(10)
+        killed_at = time.monotonic()
+        survivor = await pool.start(checkpoints=None, worker_id="survivor")
+        record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=30)
+        takeover_s = time.monotonic() - killed_at
+    finally:
+        victim.kill()
+        await pool.close()
+    assert record.status == "completed" and record.attempt == 2 and record.worker_id == "survivor"
+    assert record.result["resumed_from"] >= 3, "the survivor did not resume from the checkpoint"
+    assert takeover_s < s.ack_wait_s + 5
+    assert survivor.counters["acked"] == 1
+    info = await bus.js.stream_info(bus.names.events_stream, subjects_filter=bus.names.event(op.id, "completed"))
+    assert info.state.subjects == {bus.names.event(op.id, "completed"): 1}
+    # the dead attempt's late events must not regress the record
+    await bus.nc.publish(bus.names.event(op.id, "progress"),
+                         encode(OperationProgress(operation_id=op.id, attempt=1, seq=10**6, percentage=3.0)))
+    await bus.js.publish(bus.names.event(op.id, "failed"), encode(OperationFailed(operation_id=op.id, attempt=1)))
+    sentinel = new_record("dummy", "cpu", {})
+    await bus.ops.create(sentinel)  # the aggregator reads one ordered stream: once this lands, so did the above
+    await bus.js.publish(bus.names.event(sentinel.id, "metric"), encode(OperationMetric(operation_id=sentinel.id)))
+    await wait_record(bus, sentinel.id, lambda r: r.metrics_count == 1)
+    after, _ = await bus.ops.get(op.id)
+    assert after.status == "completed" and after.attempt == 2 and after.progress.percentage == 100.0
+
+
+async def test_sigterm_requeues_and_another_worker_resumes(fast: tuple[Bus, Settings], tmp_path: Path) -> None:
+    bus, s = fast
+    stopped = asyncio.Event()
+
+    async def on_beat(msg) -> None:
+        beat = decode(msg.data, WorkerHeartbeat)
+        if beat.worker_id == "leaving" and beat.status == "stopped":
+            stopped.set()
+
+    await bus.nc.subscribe(bus.names.heartbeat("dummy", "leaving"), cb=on_beat)
+    op = await submit(bus, "dummy", "cpu", STEPS)
+    leaving = spawn_worker(s, "leaving", tmp_path)
+    pool = WorkerPool(s)
+    try:
+        await running_on(bus, op.id, "leaving")
+        t0 = time.monotonic()
+        leaving.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(leaving.wait, 20)
+        exit_s = time.monotonic() - t0
+        requeued = await wait_record(bus, op.id, lambda r: r.status == "pending")
+        await asyncio.wait_for(stopped.wait(), 5)
+        await pool.start(checkpoints=None, worker_id="next")
+        record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=30)
+    finally:
+        leaving.kill()
+        await pool.close()
+    assert code == 0 and exit_s < 10, (code, exit_s, leaving.stderr.read().decode()[-2000:])
+    assert requeued.worker_id == ""
+    assert record.status == "completed" and record.attempt == 2 and record.result["resumed_from"] >= 3
