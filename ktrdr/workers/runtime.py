@@ -61,11 +61,12 @@ class Worker:
         return self._checkpoints(op_id, loop)
 
     async def _bind_checkpoints(self) -> None:
-        if self._checkpoints is None:
-            from ktrdr.bus.objects import ObjectCheckpointer, object_stores
+        """Bind the object stores (handlers find them in `ctx.services["objects"]`) and the checkpoints."""
+        from ktrdr.bus.objects import ObjectCheckpointer, object_stores
 
-            stores = await object_stores(self.bus.js, self.bus.names)
-            self.services.setdefault("objects", stores)
+        stores = await object_stores(self.bus.js, self.bus.names)
+        self.services.setdefault("objects", stores)
+        if self._checkpoints is None:
             self._checkpoints = lambda op_id, loop: ObjectCheckpointer(stores.checkpoints, loop, op_id)
 
     async def run(self, *, burst: bool = False) -> None:
