@@ -18,7 +18,7 @@ from nats.js.object_store import ObjectStore
 from ktrdr.bus import objects_io as io
 from ktrdr.bus.objects import ObjectNotFound, ThreadBridge
 from ktrdr.errors import BusError, KtrdrError
-from ktrdr.training.bundle import bundle_key, latest_key, next_version, parse_bundle_key
+from ktrdr.training.keys import bundle_key, latest_key, next_version, parse_bundle_key
 
 MAX_ATTEMPTS = 100
 

@@ -1,20 +1,36 @@
-"""Training domain: labels, chronological split, models, trainer, evaluation and model bundles (no NATS)."""
+"""Training domain: labels, chronological split, models, trainer, evaluation and model bundles (no NATS).
 
-from ktrdr.training.bundle import ModelBundle, bundle_key, latest_key, next_version, parse_bundle_key
-from ktrdr.training.device import gpu_info, pick_device, require_gpu
-from ktrdr.training.errors import BundleError, DeviceUnavailable, TrainingError
-from ktrdr.training.evaluate import classification_metrics, evaluate_predictions, regression_metrics
-from ktrdr.training.labels import CLASSES, forward_return_labels, make_labels, zigzag_labels
-from ktrdr.training.models import build_model, parameter_count
-from ktrdr.training.outcome import TrainingOutcome
-from ktrdr.training.pipeline import run_training
-from ktrdr.training.split import SplitIndices, chronological_split, split_from_config
-from ktrdr.training.trainer import train_model
+Names are imported lazily (PEP 562) so that torch-free submodules such as `keys` and `errors` can be used
+without loading torch: the object-store layer and the CLI import them on every start.
+"""
 
-__all__ = [
-    "CLASSES", "BundleError", "DeviceUnavailable", "ModelBundle", "SplitIndices", "TrainingError",
-    "TrainingOutcome", "build_model", "bundle_key", "chronological_split", "classification_metrics",
-    "evaluate_predictions", "forward_return_labels", "gpu_info", "latest_key", "make_labels", "next_version",
-    "parameter_count", "parse_bundle_key", "pick_device", "regression_metrics", "require_gpu", "run_training",
-    "split_from_config", "train_model", "zigzag_labels",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "ModelBundle": "bundle", "bundle_key": "keys", "latest_key": "keys", "next_version": "keys",
+    "parse_bundle_key": "keys", "gpu_info": "device", "pick_device": "device", "require_gpu": "device",
+    "BundleError": "errors", "DeviceUnavailable": "errors", "TrainingError": "errors",
+    "classification_metrics": "evaluate", "evaluate_predictions": "evaluate", "regression_metrics": "evaluate",
+    "CLASSES": "labels", "forward_return_labels": "labels", "make_labels": "labels", "zigzag_labels": "labels",
+    "build_model": "models", "parameter_count": "models", "TrainingOutcome": "outcome",
+    "run_training": "pipeline", "SplitIndices": "split", "chronological_split": "split",
+    "split_from_config": "split", "train_model": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines `name` on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ktrdr.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ktrdr.training.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -4,7 +4,6 @@ that a backtest worker can load and predict with, sharing no file system with th
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -16,12 +15,13 @@ from torch import nn
 
 from ktrdr.strategy.config import ModelConfig
 from ktrdr.training.errors import BundleError
+# Re-exported: the key helpers lived here before they moved to the torch-free keys module.
+from ktrdr.training.keys import bundle_key, latest_key, next_version, parse_bundle_key  # noqa: F401
 from ktrdr.training.labels import CLASSES
 from ktrdr.training.models import build_model, sliding_windows, window_length
 
 BUNDLE_FORMAT = 1
 PREDICT_BATCH = 4096
-_KEY = re.compile(r"^(?P<strategy>[^/]+)/(?P<timeframe>[^/]+)_v(?P<version>[1-9][0-9]*)$")
 
 
 def _json_hook(obj: Any) -> Any:
@@ -125,27 +125,3 @@ def _complete_windows(ok_row: np.ndarray, window: int) -> np.ndarray:
     ok[window - 1:] = bad[window:] == bad[: len(ok_row) - window + 1]
     return ok
 
-
-def bundle_key(strategy: str, timeframe: str, version: int) -> str:
-    """Object name of one bundle version: `{strategy}/{timeframe}_v{N}`."""
-    if "/" in strategy or "/" in timeframe or version < 1:
-        raise BundleError(f"bad bundle key parts {strategy!r}, {timeframe!r}, v{version}",
-                          hint="strategy and timeframe must not contain '/', versions start at 1")
-    return f"{strategy}/{timeframe}_v{version}"
-
-
-def latest_key(strategy: str, timeframe: str) -> str:
-    """Object name of the `latest` pointer, whose content is the UTF-8 bundle_key of the newest version."""
-    return f"{strategy}/{timeframe}_latest"
-
-
-def parse_bundle_key(key: str) -> tuple[str, str, int] | None:
-    """(strategy, timeframe, version) of a versioned key, or None for anything else (e.g. a latest pointer)."""
-    m = _KEY.match(key)
-    return (m["strategy"], m["timeframe"], int(m["version"])) if m else None
-
-
-def next_version(existing_keys: list[str], strategy: str, timeframe: str) -> int:
-    """1 + the highest stored version of (strategy, timeframe) among `existing_keys`."""
-    versions = [p[2] for p in map(parse_bundle_key, existing_keys) if p and p[:2] == (strategy, timeframe)]
-    return max(versions, default=0) + 1
