@@ -18,8 +18,8 @@ from ktrdr.operations.record import OperationRecord, Progress
 from ktrdr.operations.store import OperationNotFound
 from ktrdr.protocol.codec import decode_event
 from ktrdr.protocol.messages import (
-    OperationCancelledEvent, OperationCompleted, OperationEvent, OperationFailed, OperationMetric,
-    OperationProgress,
+    OperationCancelledEvent, OperationCompleted, OperationEvent, OperationFailed, OperationLog, OperationMetric,
+    OperationProgress, OperationStarted,
 )
 
 log = logging.getLogger("ktrdr.aggregator")
@@ -110,8 +110,9 @@ class Aggregator:
                 self.stats["garbage"] += 1
                 log.warning("dropping unreadable event: %s", exc)
                 continue
-            per_op[ev.operation_id].append(ev)
-        self.stats["events"] += sum(len(v) for v in per_op.values())
+            if not isinstance(ev, (OperationStarted, OperationLog)):  # they change nothing in the record
+                per_op[ev.operation_id].append(ev)
+        self.stats["events"] += len(msgs)
         await asyncio.gather(*(self._apply(op_id, evs) for op_id, evs in per_op.items()))
         for msg in msgs:
             await msg.ack()

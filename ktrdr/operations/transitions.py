@@ -56,20 +56,26 @@ def moved(record: OperationRecord, target: str, **changes: Any) -> OperationReco
     return msgspec.structs.replace(record, status=target, updated_at=now, **changes)
 
 
-async def apply(store: OperationStore, op_id: str, mutate: Mutation) -> OperationRecord | None:
-    """Read, mutate, compare-and-set; retry on conflict. None when the mutation chose to Skip."""
+async def apply_rev(store: OperationStore, op_id: str, mutate: Mutation,
+                    hint: tuple[OperationRecord, int] | None = None) -> tuple[OperationRecord | None, int]:
+    """Read (or start from `hint`, saving a round trip), mutate, compare-and-set; retry on conflict."""
     for _ in range(MAX_RETRIES):
-        record, revision = await store.get(op_id)
+        record, revision = hint if hint is not None else await store.get(op_id)
+        hint = None
         try:
             new = mutate(record)
         except Skip:
-            return None
+            return None, revision
         try:
-            await store.put_if(new, revision)
-            return new
+            return new, await store.put_if(new, revision)
         except Conflict:
             continue
     raise Conflict(f"operation {op_id}: gave up after {MAX_RETRIES} concurrent writes")
+
+
+async def apply(store: OperationStore, op_id: str, mutate: Mutation) -> OperationRecord | None:
+    """Read, mutate, compare-and-set; retry on conflict. None when the mutation chose to Skip."""
+    return (await apply_rev(store, op_id, mutate))[0]
 
 
 # -- the moves everyone uses -------------------------------------------------------------

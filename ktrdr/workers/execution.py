@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import threading
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -30,18 +29,15 @@ log = logging.getLogger("ktrdr.workers")
 SHUTDOWN = "worker shutting down"
 
 
-def _in_thread(handler: Handler, ctx: OperationContext) -> concurrent.futures.Future:
-    """Run the handler in its own daemon thread: the loop stays free, and a stuck one can be abandoned."""
-    fut: concurrent.futures.Future = concurrent.futures.Future()
+def _in_thread(pool: concurrent.futures.ThreadPoolExecutor, handler: Handler,
+               ctx: OperationContext) -> concurrent.futures.Future:
+    """Run the handler on a pooled thread: the loop stays free to heartbeat and to hear cancels.
 
-    def target() -> None:
-        try:
-            fut.set_result(handler(ctx))
-        except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the loop
-            fut.set_exception(exc)
-
-    threading.Thread(target=target, name=f"op-{ctx.operation_id}", daemon=True).start()
-    return fut
+    Threads, not processes: numpy and torch release the GIL, dispatch stays sub-millisecond, and the
+    data/model caches are shared. A thread cannot be killed, so one that ignores cancellation is
+    abandoned and the worker process restarts itself (see Worker.restart_required).
+    """
+    return pool.submit(handler, ctx)
 
 
 class Execution:
@@ -50,7 +46,7 @@ class Execution:
     def __init__(self, worker: Worker, msg: Msg, op_id: str, handler: Handler) -> None:
         self.worker, self.msg, self.op_id, self.handler = worker, msg, op_id, handler
         self.record: OperationRecord | None = None
-        self.attempt = 0
+        self.attempt = self.revision = 0
         self.token = CancelToken()
         self.reporter = ProgressReporter()
         self._seq = 0
@@ -67,12 +63,16 @@ class Execution:
             await self._sub.unsubscribe()
             self._sub = None
 
-    def bind(self, record: OperationRecord) -> None:
-        """Attach the claimed record (its attempt stamps every event)."""
-        self.record, self.attempt = record, record.attempt
+    def bind(self, record: OperationRecord, revision: int) -> None:
+        """Attach the claimed record (its attempt stamps every event) and its KV revision."""
+        self.record, self.attempt, self.revision = record, record.attempt, revision
 
     async def publish(self, event: Any, durable: bool = True) -> None:
-        """Stamp and publish an event: durable ones with a JetStream ack, progress as a core publish."""
+        """Stamp and publish an event: durable ones wait for the JetStream ack, others are fire-and-forget.
+
+        Non-durable events still land in their stream (progress in the latest-wins stream, `started` in the
+        events stream) — only the confirmation round trip is skipped.
+        """
         self._seq += 1
         event = msgspec.structs.replace(event, attempt=self.attempt, seq=self._seq, ts=now_ns(),
                                         worker_id=self.worker.worker_id)
@@ -92,10 +92,12 @@ class Execution:
             checkpointer=self.worker.checkpointer_for(self.op_id, loop), resume=self.record.resume or self.attempt > 1,
             worker_id=self.worker.worker_id, loop=loop, services=self.worker.services)
         pump = ProgressPump(self.reporter, self.publish, loop, self.op_id)
-        await self.publish(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume))
+        # `started` adds nothing the claim did not record, so it does not wait for its ack
+        await self.publish(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume),
+                           durable=False)
         tasks = [asyncio.create_task(pump.run()), asyncio.create_task(self._keepalive())]
         try:
-            outcome = await self._wait(_in_thread(self.handler, ctx))
+            outcome = await self._wait(_in_thread(self.worker.threads, self.handler, ctx))
         finally:
             for t in tasks:
                 t.cancel()
@@ -160,7 +162,7 @@ class Execution:
             await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
                                                          checkpointed=not self.abandoned),
                                  tr.finish(self.attempt, "cancelled"), "cancelled")
-            await self.msg.ack_sync()
+            await self.msg.ack()
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
             await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
@@ -171,12 +173,13 @@ class Execution:
             await self._terminal(OperationCompleted(operation_id=self.op_id, result=result, artifacts=ctx.artifacts),
                                  tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
                                  "acked")
-            await self.msg.ack_sync()
+            await self.msg.ack()  # the KV record is terminal already, so a lost ack is fenced by the claim
 
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> None:
         """Durable terminal event first, then the record (the aggregator would get there too)."""
         await self.publish(event)
-        await tr.apply(self.worker.bus.ops, self.op_id, mutation)
+        hint = (self.record, self.revision) if self.record is not None and self.revision else None
+        await tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint)
         self.worker.counters[counter] += 1
 
     async def _requeue(self, message: str, level: str, delay_s: float) -> None:

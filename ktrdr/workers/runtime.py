@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import secrets
@@ -20,7 +21,7 @@ from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.store import OperationNotFound
 from ktrdr.protocol.codec import decode
-from ktrdr.protocol.messages import WorkOrder
+from ktrdr.protocol.messages import GpuInfo, WorkOrder
 from ktrdr.workers.context import Handler
 from ktrdr.workers.execution import Execution
 from ktrdr.workers.heartbeat import Heartbeater
@@ -34,7 +35,8 @@ class Worker:
 
     def __init__(self, bus: Bus, *, kind: str, op_type: str, pool: str, handler: Handler, capacity: int = 1,
                  worker_id: str | None = None, grace_s: float = 10.0,
-                 checkpoints: CheckpointFactory | None = None, services: dict[str, Any] | None = None) -> None:
+                 checkpoints: CheckpointFactory | None = None, services: dict[str, Any] | None = None,
+                 gpu: GpuInfo | None = None) -> None:
         self.bus, self.kind, self.op_type, self.pool = bus, kind, op_type, pool
         self.handler, self.capacity, self.grace_s = handler, capacity, grace_s
         self.worker_id = worker_id or f"{kind}-{socket.gethostname().split('.')[0]}-{secrets.token_hex(3)}"
@@ -44,9 +46,12 @@ class Worker:
         self.running: dict[str, Execution] = {}
         self.restart_required = False
         self._slots = asyncio.Semaphore(capacity)
+        # one spare thread so an abandoned operation does not starve the next one before the restart
+        self.threads = concurrent.futures.ThreadPoolExecutor(capacity + 1, thread_name_prefix=f"{kind}-op")
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
-        self.heartbeat = Heartbeater(self)
+        self._stop_waiter: asyncio.Task | None = None
+        self.heartbeat = Heartbeater(self, gpu=gpu)
 
     @property
     def status(self) -> str:
@@ -78,6 +83,9 @@ class Worker:
             await self._serve(psub, burst)
         finally:
             await self._drain()
+            if self._stop_waiter is not None:
+                self._stop_waiter.cancel()
+            self.threads.shutdown(wait=False, cancel_futures=True)
             await self.heartbeat.stop()
             await psub.unsubscribe()
 
@@ -91,38 +99,39 @@ class Worker:
                            hint="run `ktrdr nats up` or start a backend to create the topology") from None
 
     async def _serve(self, psub: Any, burst: bool) -> None:
-        """Fetch exactly one message per free slot, and only when one is free."""
+        """Fetch exactly one message per free slot, and only when a slot is free (free slots share one pull)."""
         while not self._stopping.is_set():
             await self._slots.acquire()
-            if self._stopping.is_set():
+            free = 1
+            while not self._slots.locked():  # claim every other free slot too, without waiting
+                await self._slots.acquire()
+                free += 1
+            msgs = [] if self._stopping.is_set() else await self._fetch(psub, free, 0.25 if burst else 1.0)
+            for _ in range(free - len(msgs)):
                 self._slots.release()
+            for msg in msgs:
+                self.counters["fetched"] += 1
+                task = asyncio.create_task(self._handle(msg))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            if not msgs and burst and not self.running and await self._queue_empty():
                 break
-            msg = await self._fetch_one(psub, 0.25 if burst else 1.0)
-            if msg is None:
-                self._slots.release()
-                if burst and not self.running and await self._queue_empty():
-                    break
-                continue
-            self.counters["fetched"] += 1
-            task = asyncio.create_task(self._handle(msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
 
-    async def _fetch_one(self, psub: Any, timeout: float) -> Msg | None:
-        fetch = asyncio.create_task(psub.fetch(1, timeout=timeout))
-        stop = asyncio.create_task(self._stopping.wait())
-        done, _ = await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
+    async def _fetch(self, psub: Any, batch: int, timeout: float) -> list[Msg]:
+        fetch = asyncio.create_task(psub.fetch(batch, timeout=timeout))
+        if self._stop_waiter is None:
+            self._stop_waiter = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait({fetch, self._stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
         if fetch not in done:
             fetch.cancel()
-            return None
+            return []
         try:
-            return fetch.result()[0]
+            return fetch.result()
         except (NatsTimeoutError, asyncio.TimeoutError):
-            return None
+            return []
         except Exception as exc:  # connection trouble: keep the loop alive, reconnect handles it
             log.warning("fetch failed: %s", exc)
-            return None
+            return []
 
     async def _queue_empty(self) -> bool:
         names = self.bus.names
@@ -149,8 +158,8 @@ class Worker:
         execution = Execution(self, msg, order.operation_id, self.handler)
         await execution.listen()
         try:
-            record = await tr.apply(self.bus.ops, order.operation_id,
-                                    tr.claim(order.attempt, msg.metadata.num_delivered, self.worker_id))
+            record, revision = await tr.apply_rev(
+                self.bus.ops, order.operation_id, tr.claim(order.attempt, msg.metadata.num_delivered, self.worker_id))
         except OperationNotFound:
             await execution.close()
             await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")
@@ -159,10 +168,10 @@ class Worker:
             await execution.close()
             await msg.ack()  # cancelled, finished, rerouted or superseded: drop this copy
             return
-        await self._execute(execution, record)
+        await self._execute(execution, record, revision)
 
-    async def _execute(self, execution: Execution, record: Any) -> None:
-        execution.bind(record)
+    async def _execute(self, execution: Execution, record: Any, revision: int) -> None:
+        execution.bind(record, revision)
         self.running[record.id] = execution
         try:
             await execution.run()

@@ -12,6 +12,7 @@ from typing import Any
 from ktrdr.bus.handle import Bus
 from ktrdr.bus.resolve import resolve_url
 from ktrdr.config import Settings
+from ktrdr.protocol.messages import GpuInfo
 from ktrdr.workers.context import Handler
 from ktrdr.workers.runtime import Worker
 
@@ -26,11 +27,11 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 async def serve(settings: Settings, *, kind: str, op_type: str, pool: str, handler: Handler,
                 capacity: int = 1, worker_id: str | None = None, grace_s: float = 10.0, burst: bool = False,
-                setup: bool = True, services: dict[str, Any] | None = None) -> Worker:
+                setup: bool = True, services: dict[str, Any] | None = None, gpu: GpuInfo | None = None) -> Worker:
     """Serve until stopped; returns the worker (its `restart_required` says whether to re-exec)."""
     bus = await Bus.open(settings, resolve_url(settings), name=f"ktrdr-worker-{kind}", setup=setup)
     worker = Worker(bus, kind=kind, op_type=op_type, pool=pool, handler=handler, capacity=capacity,
-                    worker_id=worker_id, grace_s=grace_s, services=services)
+                    worker_id=worker_id, grace_s=grace_s, services=services, gpu=gpu)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)

@@ -1,0 +1,232 @@
+"""The `backtest` operation: data and model from the object stores, signals, the engine, results back to the store."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+import msgspec
+import numpy as np
+import pandas as pd
+from msgspec import Meta
+
+from ktrdr.backtesting import BacktestConfig, BacktestResult, run_backtest
+from ktrdr.backtesting.codec import unpack
+from ktrdr.backtesting.model_signals import bundle_strategy, history_bars, history_window, model_signals
+from ktrdr.backtesting.rules import ma_cross_signals
+from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
+from ktrdr.errors import ConfigError
+from ktrdr.strategy import StrategyConfig, load_strategy
+from ktrdr.training.bundle import ModelBundle
+from ktrdr.workers.context import OperationContext
+
+PositiveInt = Annotated[int, Meta(gt=0)]
+NonNegInt = Annotated[int, Meta(ge=0)]
+NonNegFloat = Annotated[float, Meta(ge=0)]
+RESULT_NAME = "backtest"  # results bucket object `<op_id>/backtest`: BacktestResult.to_bytes()
+STEPS = ("loading model", "loading data", "signals", "simulating", "storing results")
+
+
+class SignalRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A plain, model-free signal rule: a simple-moving-average crossover."""
+
+    type: Literal["ma_cross"] = "ma_cross"
+    fast: PositiveInt = 10
+    slow: PositiveInt = 30
+
+
+class BacktestParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Parameters of a backtest operation: a model reference (or a plain `signals` rule), data and costs."""
+
+    strategy_yaml: str | None = None  # inline; its decisions override the bundle's (default: the bundle's own)
+    model: str | None = None  # registry reference: name, name@3, name/1h, name/1h_v3
+    signals: SignalRule | None = None
+    symbol: str | None = None  # default: the strategy's first symbol
+    timeframe: str | None = None  # default: the strategy's base timeframe
+    start: str | None = None
+    end: str | None = None
+    capital: Annotated[float, Meta(gt=0)] = 100_000.0
+    commission: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
+    slippage: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
+    position_size: Annotated[float, Meta(gt=0, le=1)] = 0.25
+    short_from_flat: bool | None = None  # default: the strategy's decisions.short_from_flat
+    progress_every_bars: PositiveInt = 10_000
+    checkpoint_every_bars: NonNegInt = 50_000
+    # Pause after every progress chunk (cancellable): slows a run down on purpose for demos and failover drills.
+    pace_s: NonNegFloat = 0.0
+
+
+def parse_params(parameters: dict[str, Any]) -> BacktestParams:
+    """Validate backtest parameters, naming the bad field; exactly one of `model` and `signals`."""
+    try:
+        p = msgspec.convert(parameters, BacktestParams)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        raise ConfigError(f"invalid backtest parameters: {message}", path="parameters" + where.rstrip("`"),
+                          hint="see ktrdr.workers.backtest.BacktestParams for fields and ranges") from None
+    if (p.model is None) == (p.signals is None):
+        raise ConfigError("give exactly one of `model` and `signals`", path="parameters.model",
+                          hint="model: a registry reference such as my_strategy/1h; signals: {type: ma_cross}")
+    if p.signals is not None and p.signals.fast >= p.signals.slow:
+        raise ConfigError(f"signals.fast ({p.signals.fast}) must be below signals.slow ({p.signals.slow})",
+                          path="parameters.signals.fast")
+    if p.model is None and p.strategy_yaml is None and (p.symbol is None or p.timeframe is None):
+        raise ConfigError("without a strategy, `symbol` and `timeframe` are required", path="parameters.symbol")
+    return p
+
+
+class _Resumable:
+    """The operation's checkpointer, read only on a resumed attempt; remembers the bar it resumed from."""
+
+    def __init__(self, inner: Checkpointer, resume: bool) -> None:
+        self.inner, self.resume, self.resumed_from = inner, resume, 0
+
+    def load(self) -> bytes | None:
+        """The saved state on a resumed attempt, else None (a fresh attempt starts over)."""
+        blob = self.inner.load() if self.resume else None
+        if blob is not None:
+            self.resumed_from = int(unpack(blob, what="backtest checkpoint", required=("bar",))["bar"][0])
+        return blob
+
+    def save(self, state: bytes) -> None:
+        """Persist a state."""
+        self.inner.save(state)
+
+
+class _Paced(ProgressReporter):
+    """Forwards the engine's progress; after each update waits `pace_s` (a cancel ends the wait early)."""
+
+    def __init__(self, inner: ProgressReporter, cancel: CancelToken, pace_s: float) -> None:
+        super().__init__()
+        self.inner, self.cancel, self.pace_s = inner, cancel, pace_s
+
+    def update(self, **fields: Any) -> None:
+        """Forward, then pause."""
+        self.inner.update(**{"steps_completed": STEPS.index("simulating"), "steps_total": len(STEPS), **fields})
+        if self.pace_s:
+            self.cancel.wait(self.pace_s)
+
+    def metric(self, values: dict[str, Any], *, name: str = "epoch") -> None:
+        """Forward."""
+        self.inner.metric(values, name=name)
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Forward."""
+        self.inner.log(message, level)
+
+
+def _step(ctx: OperationContext, name: str) -> None:
+    """Check for cancellation, then report entering step `name`."""
+    ctx.cancel.check()
+    ctx.progress.update(current_step=name, steps_completed=STEPS.index(name), steps_total=len(STEPS))
+
+
+def _load_model(ctx: OperationContext, p: BacktestParams) -> tuple[ModelBundle | None, str, StrategyConfig | None]:
+    """(bundle, its registry key, the strategy) — the strategy from the inline YAML when given."""
+    from ktrdr.bus.objects_models import ModelRegistry
+
+    strategy = load_strategy(p.strategy_yaml) if p.strategy_yaml else None
+    if p.model is None:
+        return None, "", strategy
+    _step(ctx, "loading model")
+    registry = ModelRegistry(ctx.services["objects"].models, ctx.loop)
+    key = registry.resolve(p.model)
+    bundle = ModelBundle.from_bytes(registry.load(key))
+    return bundle, key, strategy or bundle_strategy(bundle)
+
+
+def _load_frames(ctx: OperationContext, symbol: str, timeframes: list[str], end: str | None) -> dict[str, pd.DataFrame]:
+    """Every needed timeframe of `symbol` up to `end` from the data bucket, with a hint when absent."""
+    from ktrdr.bus.objects import ObjectFrameStore
+    from ktrdr.data import DataNotFoundError, DataRepository
+
+    _step(ctx, "loading data")
+    repo = DataRepository(ObjectFrameStore(ctx.services["objects"].data, ctx.loop))
+    frames = {}
+    for tf in timeframes:
+        try:
+            frames[tf] = repo.load(symbol, tf, None, end)
+        except DataNotFoundError as exc:
+            raise DataNotFoundError(symbol, tf, where="the data store",
+                                    hint=f"load it first: `ktrdr data load {symbol} --timeframe {tf}`, "
+                                         "or import a CSV") from exc
+    return frames
+
+
+class _Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """What one run trades: resolved symbol, timeframes, warm-up history and position rules."""
+
+    symbol: str
+    base: str
+    timeframes: list[str]
+    history: int
+    short_from_flat: bool
+
+
+def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfig | None) -> _Plan:
+    """Resolve defaults from the strategy (the bundle's for features) and check they fit together."""
+    features = bundle_strategy(bundle) if bundle is not None else None
+    source = strategy or features
+    symbol = p.symbol or (source.training_data.symbols[0] if source else "")
+    base = features.training_data.base if features else (p.timeframe or source.training_data.base)  # type: ignore[union-attr]
+    if features is not None and p.timeframe not in (None, base):
+        raise ConfigError(f"the model was trained on {base} bars, not {p.timeframe}", path="parameters.timeframe",
+                          hint=f"use timeframe {base} or a model trained on {p.timeframe}")
+    short = p.short_from_flat if p.short_from_flat is not None else bool(source and source.decisions.short_from_flat)
+    if features is not None:
+        return _Plan(symbol=symbol, base=base, timeframes=list(features.training_data.timeframes),
+                     history=history_bars(features, bundle), short_from_flat=short)
+    assert p.signals is not None
+    return _Plan(symbol=symbol, base=base, timeframes=[base], history=p.signals.slow, short_from_flat=short)
+
+
+def _signals(p: BacktestParams, plan: _Plan, bundle: ModelBundle | None, strategy: StrategyConfig | None,
+             frames: dict[str, pd.DataFrame]) -> np.ndarray:
+    """One signal per base bar: batched model inference and decisions, or the plain rule."""
+    if bundle is not None:
+        decisions = (strategy or bundle_strategy(bundle)).decisions
+        return model_signals(bundle, frames, decisions)
+    assert p.signals is not None
+    return ma_cross_signals(frames[plan.base]["close"].to_numpy(), p.signals.fast, p.signals.slow)
+
+
+def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
+    return BacktestConfig(initial_capital=p.capital, position_size=p.position_size, commission=p.commission,
+                          slippage=p.slippage, short_from_flat=plan.short_from_flat, warmup_bars=warmup,
+                          progress_every_bars=p.progress_every_bars, checkpoint_every_bars=p.checkpoint_every_bars)
+
+
+def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
+    """Run one backtest operation and return its result summary (all metrics, model key, bars, range)."""
+    from ktrdr.bus.objects import ResultStore
+
+    started = time.monotonic()
+    p = parse_params(ctx.parameters)
+    bundle, key, strategy = _load_model(ctx, p)
+    plan = _plan(p, bundle, strategy)
+    frames, warmup = history_window(_load_frames(ctx, plan.symbol, plan.timeframes, p.end), plan.base,
+                                    p.start, plan.history)
+    _step(ctx, "signals")
+    signals = _signals(p, plan, bundle, strategy, frames)
+    _step(ctx, "simulating")
+    data, checkpointer = frames[plan.base], _Resumable(ctx.checkpointer, ctx.resume)
+    simulate_at = time.monotonic()
+    result = run_backtest(data, signals, _config(p, plan, warmup), cancel=ctx.cancel, checkpointer=checkpointer,
+                          progress=_Paced(ctx.progress, ctx.cancel, p.pace_s))
+    simulate_s = time.monotonic() - simulate_at
+    _step(ctx, "storing results")
+    name = ResultStore(ctx.services["objects"].results, ctx.loop).save(ctx.operation_id, RESULT_NAME,
+                                                                       result.to_bytes())
+    ctx.artifacts.update({"result": name, **({"model": key} if key else {})})
+    ctx.progress.update(percentage=100.0, current_step="done", steps_completed=len(STEPS), steps_total=len(STEPS))
+    bars = len(data) - warmup
+    simulated = len(data) - max(warmup, checkpointer.resumed_from)
+    return {
+        "metrics": result.metrics, "model": key or None,
+        "signals": msgspec.to_builtins(p.signals) if p.signals else "model",
+        "symbol": plan.symbol, "timeframe": plan.base, "bars": bars, "warmup_bars": warmup,
+        "start": data.index[warmup].isoformat(), "end": data.index[-1].isoformat(),
+        "signal_bars": int(np.count_nonzero(signals[warmup:])), "resumed_from_bar": checkpointer.resumed_from,
+        "simulate_s": simulate_s, "bars_per_s": simulated / simulate_s if simulate_s > 0 else None,
+        "duration_s": time.monotonic() - started, "result": name,
+    }
