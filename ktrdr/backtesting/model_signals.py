@@ -1,0 +1,91 @@
+"""Model-driven signals: a bundle's strategy builds features, batched inference scores them, decide() trades them.
+
+Also the history window: a backtest of [start, end) needs warm-up bars before `start` on every timeframe
+so that indicators (and a sequence model's input window) are defined at the first traded bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ktrdr.backtesting.decisions import CLASSES, DecisionParams, decide
+from ktrdr.backtesting.errors import BacktestError
+from ktrdr.data.timeframes import to_utc
+from ktrdr.strategy import StrategyConfig, build_features, load_strategy
+from ktrdr.strategy.normalize import Normalizer
+from ktrdr.training.bundle import PREDICT_BATCH, ModelBundle
+
+# A row the model cannot score (warm-up, gaps) is treated as a certain HOLD.
+_HOLD_ROW = np.array([1.0 if c == "HOLD" else 0.0 for c in CLASSES])
+
+
+def bundle_strategy(bundle: ModelBundle) -> StrategyConfig:
+    """The strategy a bundle was trained with (features must be rebuilt exactly as in training)."""
+    if not bundle.strategy_yaml:
+        raise BacktestError("model bundle carries no strategy", field="model",
+                            hint="retrain the model; bundles store their strategy YAML")
+    return load_strategy(bundle.strategy_yaml)
+
+
+def history_bars(strategy: StrategyConfig, bundle: ModelBundle | None = None) -> int:
+    """Bars of history each timeframe needs before the first traded bar."""
+    window = bundle.window if bundle is not None else 1
+    return strategy.training_data.history_required + window - 1
+
+
+def model_features(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame]) -> np.ndarray:
+    """Normalized feature matrix (base bars × bundle.feature_names), float32, NaN during warm-up."""
+    strategy = bundle_strategy(bundle)
+    features = build_features(strategy, frames)
+    if list(features.columns) != list(bundle.feature_names):
+        raise BacktestError(f"strategy features {list(features.columns)} differ from the model's "
+                            f"{bundle.feature_names}", field="model.feature_names",
+                            hint="the bundle's strategy and weights disagree; retrain the model")
+    if bundle.normalization:
+        # The stored training-time statistics, never refitted: refitting would leak the backtest range.
+        features = Normalizer.from_dict(bundle.normalization).transform(features)
+    return features.to_numpy(dtype=np.float32)
+
+
+def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *,
+                        batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    """(bars, 3) class probabilities in CLASSES order for every base bar; NaN rows where unscorable."""
+    if bundle.output_format != "classification":
+        raise BacktestError(f"output_format {bundle.output_format!r} cannot drive a backtest",
+                            field="model.output_format", hint="train with decisions.output_format: classification")
+    return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
+
+
+def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
+                  decisions: DecisionParams | None = None) -> np.ndarray:
+    """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched."""
+    probs = model_probabilities(bundle, frames)
+    unknown = ~np.isfinite(probs).all(axis=1)
+    probs[unknown] = _HOLD_ROW
+    return decide(probs, decisions if decisions is not None else bundle_strategy(bundle).decisions)
+
+
+def history_window(frames: Mapping[str, pd.DataFrame], base: str, start: object,
+                   history: int) -> tuple[dict[str, pd.DataFrame], int]:
+    """Frames cut to `history` bars before `start` (per timeframe) onwards, and the base warm-up count.
+
+    The base frame keeps up to `history` bars before the first bar at or after `start`; those become the
+    engine's warm-up bars. Every other timeframe keeps `history` of its own bars before that first kept bar.
+    """
+    frame = frames[base]
+    if len(frame) == 0:
+        raise BacktestError(f"no {base} bars to backtest", field="data", hint="load data for the range first")
+    first = 0 if start is None else int(frame.index.searchsorted(to_utc(start), side="left"))
+    if first >= len(frame):
+        raise BacktestError(f"no {base} bars at or after start {start} (data ends {frame.index[-1]})",
+                            field="start", hint="choose a start inside the stored range or load more data")
+    lo = max(0, first - history)
+    out = {base: frame.iloc[lo:]}
+    for tf, other in frames.items():
+        if tf != base:
+            cut = int(other.index.searchsorted(frame.index[lo], side="left"))
+            out[tf] = other.iloc[max(0, cut - history):]
+    return out, first - lo
