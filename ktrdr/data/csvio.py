@@ -17,7 +17,8 @@ from ktrdr.data.symbols import normalize_symbol
 from ktrdr.data.errors import CsvFormatError, DataError
 from ktrdr.data.frames import OHLCV_COLUMNS, check_frame
 from ktrdr.data.timeframes import Timeframe
-from ktrdr.data.validation import ValidationReport, validate
+from ktrdr.data.validation import (NAN_PRICE, NAN_VOLUME, NEGATIVE_VOLUME, NON_POSITIVE, OHLC_RELATION,
+                                   ValidationReport, validate)
 
 log = logging.getLogger(__name__)
 _TIME_ALIASES = ("timestamp", "date", "datetime", "time")
@@ -84,13 +85,43 @@ def _parse(path: Path, table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.DatetimeIndex(stamps))
 
 
-def read_csv_with_report(path: str | Path) -> tuple[pd.DataFrame, ValidationReport]:
-    """Read and validate a CSV; returns the clean frame and the report of every repair."""
+def read_csv_with_report(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFrame, ValidationReport]:
+    """Read and validate a CSV; returns the clean frame and the report of every repair.
+
+    `strict` refuses any repair instead: CsvFormatError at the first row that would need one.
+    """
     p = Path(path)
-    frame, report = validate(_parse(p, _read_table(p)))
+    table = _read_table(p)
+    parsed = _parse(p, table)
+    frame, report = validate(parsed)
+    if strict and not report.clean:
+        raise _strict_error(p, _time_column(p, table), parsed.index, report)
     if not report.clean:
         log.warning("%s: %s", p, report.summary())
     return frame, report
+
+
+_REASON_COLUMNS = {NAN_PRICE: "open/high/low/close", NON_POSITIVE: "open/high/low/close", NAN_VOLUME: "volume",
+                   NEGATIVE_VOLUME: "volume", OHLC_RELATION: "high/low"}
+
+
+def _strict_error(path: Path, tcol: str, stamps: pd.DatetimeIndex, report: ValidationReport) -> CsvFormatError:
+    """The error for the first row (in file order) that validate() had to repair, drop or reorder."""
+    hint = "fix the file, or import without --strict to apply the documented repairs"
+    dup = np.flatnonzero(stamps.duplicated(keep="first"))
+    if len(dup):
+        row = int(dup[0])
+        first = int(np.flatnonzero(stamps == stamps[row])[0])
+        return CsvFormatError(f"duplicate timestamp {stamps[row].isoformat()} (first on line {first + 2})",
+                              path=str(path), line=row + 2, column=tcol, hint=hint)
+    if report.issues:
+        issue = report.issues[0]
+        row = int(np.flatnonzero(stamps == pd.Timestamp(issue.timestamp))[0])
+        return CsvFormatError(issue.reason, path=str(path), line=row + 2,
+                              column=_REASON_COLUMNS.get(issue.reason, "*"), hint=hint)
+    row = int(np.flatnonzero(np.diff(stamps.asi8) < 0)[0]) + 1
+    return CsvFormatError("row earlier than the row before it (not sorted by time)", path=str(path), line=row + 2,
+                          column=tcol, hint=hint)
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:

@@ -41,7 +41,7 @@ class IbUnavailable(KtrdrError, ConnectionError):
 
 
 class IbDisconnected(KtrdrError, ConnectionError):
-    """The IB connection is down (a reconnect is under way); trying again later may succeed."""
+    """The IB connection is down (a reconnect is under way) or did not answer; trying later may succeed."""
 
     retryable = True  # read by the provider's segment loop: the load fails as retryable
 
@@ -55,13 +55,18 @@ class IbSession:
         self.connect_timeout_s, self.request_timeout_s = connect_timeout_s, request_timeout_s
         self._factory = ib_factory or _default_ib
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ib-loop", daemon=True)
+        self._thread = threading.Thread(target=self._run_loop, name="ib-loop", daemon=True)
         self._closing = False
         self._reconnecting: asyncio.Task | None = None
         self.ib: Any = None
         self.reconnects = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        # ib_insync looks its loop up through the policy (util.getLoop), not the running loop.
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
 
     def start(self) -> IbSession:
         """Start the loop thread and connect; IbUnavailable (and nothing left running) when IB is unreachable."""
