@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from ktrdr.bus.handle import Bus
+from ktrdr.config import Settings
+from ktrdr.config import Settings
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.codec import decode
 
@@ -34,3 +40,27 @@ async def wait_all_terminal(bus: Bus, op_ids: list[str], timeout: float = 60.0) 
     """Wait until every listed operation is terminal."""
     results = await asyncio.gather(*(wait_record(bus, i, lambda r: r.terminal, timeout) for i in op_ids))
     return {r.id: r for r in results}
+
+
+def spawn_worker_process(settings: Settings, kind: str, worker_id: str, home: Path,
+                         *args: str) -> subprocess.Popen[bytes]:
+    """`ktrdr worker <kind>` as a separate process on the test's server, namespace and timings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    env.update(KTRDR_NATS_URL=settings.nats_url or "", KTRDR_NAMESPACE=settings.namespace, KTRDR_HOME=str(home),
+               KTRDR_ACK_WAIT_S=str(settings.ack_wait_s), KTRDR_HEARTBEAT_S=str(settings.heartbeat_s),
+               KTRDR_MAX_DELIVER=str(settings.max_deliver),
+               KTRDR_EVENTS_MAX_AGE_DAYS=str(settings.events_max_age_days))
+    return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", kind, "--worker-id", worker_id, *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def spawn_cli_worker(s: Settings, args: list[str], home: Path,
+                     extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`python -m ktrdr worker <args>` as a separate process with the test's server, namespace and timings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    env.update(KTRDR_NATS_URL=s.nats_url, KTRDR_NAMESPACE=s.namespace, KTRDR_HOME=str(home),
+               KTRDR_ACK_WAIT_S=str(s.ack_wait_s), KTRDR_HEARTBEAT_S=str(s.heartbeat_s),
+               KTRDR_MAX_DELIVER=str(s.max_deliver), KTRDR_EVENTS_MAX_AGE_DAYS=str(s.events_max_age_days),
+               **(extra_env or {}))
+    return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
