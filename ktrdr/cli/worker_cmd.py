@@ -104,39 +104,3 @@ def data(ctx: typer.Context,
     finally:
         if session is not None:
             session.close()
-
-
-@app.command()
-def data(ctx: typer.Context,
-         ib_host: str = typer.Option("127.0.0.1", "--ib-host", envvar="KTRDR_IB_HOST", help="IB Gateway / TWS host."),
-         ib_port: int = typer.Option(4002, "--ib-port", envvar="KTRDR_IB_PORT",
-                                     help="IB API port (Gateway 4001 live / 4002 paper, TWS 7496 / 7497)."),
-         ib_client_id: int = typer.Option(1, "--ib-client-id", envvar="KTRDR_IB_CLIENT_ID",
-                                          help="API client id, unique among this account's connections."),
-         ib_timeout: float = typer.Option(5.0, "--ib-timeout", envvar="KTRDR_IB_TIMEOUT_S",
-                                          help="Seconds to wait for IB when connecting."),
-         allow_no_ib: bool = typer.Option(False, "--allow-no-ib", envvar="KTRDR_ALLOW_NO_IB",
-                                          help="Start even if IB is unreachable; serve synthetic and csv loads only."),
-         capacity: int = CAPACITY, worker_id: Optional[str] = WORKER_ID, grace: float = GRACE,
-         burst: bool = BURST, setup: bool = SETUP) -> None:
-    """Serve `data` loads (pool ib): the one process that talks to IB Gateway."""
-    from ktrdr.cli.common import fail
-    from ktrdr.workers.data import run_data_load
-    from ktrdr.workers.ib_session import IbSession, IbUnavailable
-    from ktrdr.workers.serve import setup_logging
-
-    setup_logging()
-    session: IbSession | None = IbSession(ib_host, ib_port, ib_client_id, connect_timeout_s=ib_timeout)
-    try:
-        session.start()
-    except IbUnavailable as exc:
-        if not allow_no_ib:
-            fail(exc.message, exc.hint)
-        typer.echo(f"warning: {exc.message}; serving synthetic and csv loads only (--allow-no-ib)", err=True)
-        session = None
-    try:
-        start(ctx, kind="data", op_type="data", pool="ib", handler=run_data_load, capacity=capacity,
-              worker_id=worker_id, grace_s=grace, burst=burst, setup=setup, services={"ib": session})
-    finally:
-        if session is not None:
-            session.close()
