@@ -168,7 +168,10 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
     features = bundle_strategy(bundle) if bundle is not None else None
     source = strategy or features
     symbol = p.symbol or (source.training_data.symbols[0] if source else "")
-    base = features.training_data.base if features else (p.timeframe or source.training_data.base)  # type: ignore[union-attr]
+    # A model fixes the timeframe; otherwise the parameter wins over the strategy's base (parse_params checked
+    # that one of them exists).
+    default = source.training_data.base if source else ""
+    base = features.training_data.base if features else (p.timeframe or default)
     if features is not None and p.timeframe not in (None, base):
         raise ConfigError(f"the model was trained on {base} bars, not {p.timeframe}", path="parameters.timeframe",
                           hint=f"use timeframe {base} or a model trained on {p.timeframe}")

@@ -35,29 +35,11 @@ from ktrdr.training.synthetic import planted_ohlcv
 from ktrdr.workers.backtest import RESULT_NAME, run_backtest_op
 from tests.helpers import spawn_worker_process, wait_record
 from tests.integration.conftest import WorkerPool
+from tests.unit.test_backtest_model_signals import STRATEGY
 
 pytestmark = pytest.mark.slow
 torch.set_num_threads(1)
 
-STRATEGY = """
-name: bt_rsi
-version: "3.0"
-training_data: {symbols: [SYNTH], timeframes: [1h], history_required: 60}
-indicators:
-  rsi_7: {type: rsi, period: 7}
-fuzzy_sets:
-  rsi_7: {indicator: rsi_7, oversold: [0, 0, 40], neutral: [30, 50, 70], overbought: [60, 100, 100]}
-nn_inputs:
-  - {fuzzy_set: rsi_7}
-  - {indicator: rsi_7, normalization: zscore}
-model: {type: mlp, hidden_layers: [8], dropout: 0.0}
-decisions: {confidence_threshold: 0.4}
-training:
-  labels: {method: zigzag, threshold: 0.02, lookahead: 10}
-  epochs: 3
-  batch_size: 64
-  learning_rate: 0.01
-"""
 # Plain-signal runs on 1m bars: long enough for many progress chunks, paced so that a cancel or a kill
 # deterministically lands mid-run (the pause never changes what is traded).
 LONG = {"signals": {"type": "ma_cross", "fast": 10, "slow": 30}, "symbol": "LONG", "timeframe": "1m",
@@ -92,13 +74,13 @@ async def test_model_backtest_end_to_end_and_results_cli(fast: tuple[Bus, Settin
     bus, s, stores = fast
     frame = planted_ohlcv(1600, seed=5)
     trained, _ = await asyncio.to_thread(run_training, load_strategy(STRATEGY), {"1h": frame.iloc[:1000]})
-    key = await save_bundle(stores.models, "bt_rsi", "1h", trained.to_bytes())
+    key = await save_bundle(stores.models, "tiny_rsi", "1h", trained.to_bytes())
     await put_frame(stores, "SYNTH", "1h", frame)
     await workers.start(run_backtest_op, op_type="backtest", pool="cpu", checkpoints=None)
     start = frame.index[1100]
     # The inline strategy's decisions override the bundle's: act on every top class, however unsure.
     eager = STRATEGY.replace("confidence_threshold: 0.4", "confidence_threshold: 0.0")
-    op = await submit(bus, "backtest", "cpu", {"model": "bt_rsi", "strategy_yaml": eager, "start": start.isoformat(),
+    op = await submit(bus, "backtest", "cpu", {"model": "tiny_rsi", "strategy_yaml": eager, "start": start.isoformat(),
                                                "capital": 10_000, "commission": 0.001, "progress_every_bars": 100})
     record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=60)
     assert record.status == "completed", record.error
