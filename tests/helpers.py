@@ -52,15 +52,3 @@ def spawn_worker_process(settings: Settings, kind: str, worker_id: str, home: Pa
                KTRDR_EVENTS_MAX_AGE_DAYS=str(settings.events_max_age_days))
     return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", kind, "--worker-id", worker_id, *args],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def spawn_cli_worker(s: Settings, args: list[str], home: Path,
-                     extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`python -m ktrdr worker <args>` as a separate process with the test's server, namespace and timings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
-    env.update(KTRDR_NATS_URL=s.nats_url, KTRDR_NAMESPACE=s.namespace, KTRDR_HOME=str(home),
-               KTRDR_ACK_WAIT_S=str(s.ack_wait_s), KTRDR_HEARTBEAT_S=str(s.heartbeat_s),
-               KTRDR_MAX_DELIVER=str(s.max_deliver), KTRDR_EVENTS_MAX_AGE_DAYS=str(s.events_max_age_days),
-               **(extra_env or {}))
-    return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

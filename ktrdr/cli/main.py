@@ -8,7 +8,7 @@ import typer
 
 from ktrdr.cli import data_cmd
 from ktrdr.cli import demo as demo_cmd
-from ktrdr.cli import nats_cmd, results_cmd, worker_cmd
+from ktrdr.cli import models_cmd, nats_cmd, results_cmd, worker_cmd
 from ktrdr.cli.common import State
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -18,6 +18,7 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(worker_cmd.app, name="worker")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(results_cmd.app, name="results")
+app.add_typer(models_cmd.app, name="models")
 
 
 @app.callback()
