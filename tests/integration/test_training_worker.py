@@ -217,6 +217,26 @@ async def test_heartbeat_carries_the_gpu(stores: tuple[Bus, ObjectStores], worke
     assert beat.pool == "gpu" and beat.capabilities.gpu == gpu
 
 
+async def test_graceful_stop_checkpoints_and_another_worker_finishes_the_epochs(
+        stores: tuple[Bus, ObjectStores], workers: WorkerPool) -> None:
+    bus, _ = stores
+    epochs = 12
+    strategy = example_yaml(epochs=epochs, batch_size=8, early_stopping={"enabled": False},
+                            checkpoint={"every_epochs": 5})
+    op = await submit(bus, "training", "cpu", {"strategy_yaml": strategy, "device": "cpu"})
+    leaving = await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None)
+    await wait_record(bus, op.id, lambda r: r.metrics_count >= 2)
+    leaving.stop()  # what SIGTERM does: the token fires with "worker shutting down"
+    requeued = await wait_record(bus, op.id, lambda r: r.status == "pending")
+    await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None, worker_id="next")
+    record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=60)
+    assert requeued.attempt == 1 and record.status == "completed" and record.attempt == 2
+    training = record.result["training"]
+    # the cancel-time checkpoint holds the last finished epoch, not the last every-5-epochs one
+    assert training["epochs_run"] == epochs and training["resumed_from_epoch"] >= 1
+    assert training["history"]["epoch"] == list(range(1, epochs + 1))
+
+
 async def test_sigkilled_worker_resumes_elsewhere_with_the_full_epoch_count(
         settings: Settings, stores: tuple[Bus, ObjectStores], tmp_path: Path) -> None:
     bus, _ = stores
