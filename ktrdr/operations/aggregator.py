@@ -85,7 +85,8 @@ class Aggregator:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for psub in self._subs:
-            await psub.unsubscribe()
+            if not self.bus.nc.is_closed:
+                await psub.unsubscribe()
         self._subs.clear()
 
     async def _loop(self, psub: Any) -> None:
@@ -94,7 +95,9 @@ class Aggregator:
                 msgs = await psub.fetch(self.batch, timeout=1.0)
             except (NatsTimeoutError, asyncio.TimeoutError):
                 continue
-            except Exception as exc:  # reconnecting; try again
+            except Exception as exc:  # reconnecting; try again (a closed connection ends the loop)
+                if self.bus.nc.is_closed:
+                    return
                 log.warning("aggregator fetch failed: %s", exc)
                 await asyncio.sleep(0.5)
                 continue

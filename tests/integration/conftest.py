@@ -70,3 +70,52 @@ async def workers(settings: Settings) -> AsyncIterator[WorkerPool]:
     pool = WorkerPool(settings)
     yield pool
     await pool.close()
+
+
+class BackendPool:
+    """Starts backends on their own connections; `kill` drops one without a clean stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.items: list[tuple[Any, Bus]] = []
+
+    async def start(self, **kw: Any) -> Any:
+        """A running backend."""
+        from ktrdr.backend.service import Backend
+
+        b = await Bus.open(self.settings, name="test-backend", setup=True)
+        backend = Backend(b, **kw)
+        await backend.start()
+        self.items.append((backend, b))
+        return backend
+
+    async def kill(self, backend: Any) -> None:
+        """Close its connection abruptly (as if the process died)."""
+        for item in self.items:
+            if item[0] is backend:
+                await item[1].nc.close()
+                await backend.stop()
+                self.items.remove(item)
+                return
+
+    async def close(self) -> None:
+        """Stop every backend."""
+        for backend, b in self.items:
+            await backend.stop()
+            await b.close()
+
+
+@pytest_asyncio.fixture
+async def backends(settings: Settings) -> AsyncIterator[BackendPool]:
+    """Factory of in-process backends."""
+    pool = BackendPool(settings)
+    yield pool
+    await pool.close()
+
+
+@pytest_asyncio.fixture
+async def client(bus: Bus) -> Any:
+    """A client over the test's bus."""
+    from ktrdr.client import KtrdrClient
+
+    return KtrdrClient(bus)

@@ -1,0 +1,227 @@
+"""The API's endpoint implementations: typed request in, msgspec-encodable reply out."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from nats.js.errors import NotFoundError
+
+from ktrdr.backend.errors import ApiFailure
+from ktrdr.backend.parents import create_parent
+from ktrdr.backend.routing import capacity_warning, pool_for
+from ktrdr.operations import submit as ops
+from ktrdr.operations import transitions as tr
+from ktrdr.operations.record import OperationRecord
+from ktrdr.protocol import api
+from ktrdr.protocol.codec import decode
+from ktrdr.protocol.messages import OperationMetric
+
+if TYPE_CHECKING:
+    from ktrdr.backend.service import Backend
+
+MAX_LIST = 1000
+
+
+class Started(msgspec.Struct, kw_only=True, frozen=True):
+    """Reply of every start endpoint."""
+
+    operation_id: str
+    type: str
+    status: str
+    pool: str
+    warnings: list[str] = []
+
+
+def summary(r: OperationRecord) -> dict[str, Any]:
+    """The list view of a record (no parameters, no result)."""
+    return {"id": r.id, "type": r.type, "status": r.status, "pool": r.pool, "worker_id": r.worker_id,
+            "attempt": r.attempt, "percentage": r.progress.percentage, "current_step": r.progress.current_step,
+            "created_at": r.created_at, "started_at": r.started_at, "finished_at": r.finished_at,
+            "parent_id": r.parent_id, "error": r.error.message if r.error else None}
+
+
+def params_of(req: Any) -> dict[str, Any]:
+    """A request's fields as operation parameters (no None values, no operation_id)."""
+    return {k: v for k, v in msgspec.to_builtins(req).items() if v is not None and k != "operation_id"}
+
+
+def check_strategy(text: str) -> Any:
+    """Validate strategy text; StrategyError (path, suggestion) becomes a 400 naming `strategy_yaml.<path>`."""
+    from ktrdr.strategy import StrategyError, validate_strategy
+
+    try:
+        return validate_strategy(text)
+    except StrategyError as exc:
+        raise ApiFailure(400, "invalid_strategy", str(exc), field=f"strategy_yaml.{exc.path}",
+                         hint=exc.suggestion or "fix the strategy file; `ktrdr validate FILE` checks it") from None
+
+
+class Endpoints:
+    """One method per (area, verb)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.b = backend
+
+    async def _start(self, op_type: str, params: dict[str, Any], op_id: str | None,
+                     device: str = "auto") -> Started:
+        pool = pool_for(op_type, device, self.b.registry)
+        record = await ops.submit(self.b.bus, op_type, pool, params, op_id=op_id)
+        warning = capacity_warning(op_type, pool, self.b.registry)
+        return Started(operation_id=record.id, type=op_type, status=record.status, pool=pool,
+                       warnings=[warning] if warning else [])
+
+    async def dummy_start(self, req: api.StartDummy) -> Started:
+        """Start a dummy operation."""
+        from ktrdr.workers.dummy import parse_params
+
+        parse_params(params_of(req))
+        return await self._start("dummy", params_of(req), req.operation_id)
+
+    async def training_start(self, req: api.StartTraining) -> Started:
+        """Start training (GPU first)."""
+        check_strategy(req.strategy_yaml)
+        return await self._start("training", params_of(req), req.operation_id, req.device)
+
+    async def backtest_start(self, req: api.StartBacktest) -> Started:
+        """Start a backtest."""
+        check_strategy(req.strategy_yaml)
+        return await self._start("backtest", params_of(req), req.operation_id)
+
+    async def data_load(self, req: api.StartDataLoad) -> Started:
+        """Start a data load (served by the data worker)."""
+        from ktrdr.data import Timeframe
+
+        try:
+            Timeframe.parse(req.timeframe)
+        except Exception as exc:
+            raise ApiFailure(400, "invalid", str(exc), field="timeframe") from None
+        return await self._start("data", params_of(req), req.operation_id)
+
+    async def pipeline_start(self, req: api.StartPipeline) -> Started:
+        """Start a parent operation over explicit steps."""
+        if not req.steps:
+            raise ApiFailure(400, "invalid", "a pipeline needs at least one step", field="steps")
+        for i, step in enumerate(req.steps):
+            if step.type not in ("training", "backtest", "data", "dummy"):
+                raise ApiFailure(400, "invalid", f"unknown step type {step.type!r}", field=f"steps[{i}].type",
+                                 hint="use training, backtest, data or dummy")
+        return await self._parent("pipeline", req.steps, req.operation_id, {"name": req.name})
+
+    async def research_start(self, req: api.StartResearch) -> Started:
+        """Train, then backtest the trained model, as one parent operation."""
+        check_strategy(req.strategy_yaml)
+        train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
+        test = {"strategy_yaml": req.strategy_yaml, "start": req.backtest_start or req.start,
+                "end": req.backtest_end or req.end, "capital": req.capital,
+                "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
+        steps = [api.Step(type="training", parameters=train, device=req.device, weight=0.8),
+                 api.Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
+                          inputs={"model": "0.artifacts.model"}, weight=0.2)]
+        return await self._parent("research", steps, req.operation_id, {})
+
+    async def _parent(self, op_type: str, steps: list[api.Step], op_id: str | None,
+                      extra: dict[str, Any]) -> Started:
+        record = await create_parent(self.b.bus, op_type, steps, op_id=op_id, extra=extra)
+        await self.b.parents.drive(record.id)
+        warnings = [w for s in steps if (w := capacity_warning(
+            s.type, s.pool or pool_for(s.type, s.device, self.b.registry), self.b.registry))]
+        return Started(operation_id=record.id, type=op_type, status=record.status, pool="", warnings=warnings)
+
+    async def operations_get(self, req: api.OperationRef) -> OperationRecord:
+        """One operation's full record."""
+        return (await self.b.bus.ops.get(req.operation_id))[0]
+
+    async def operations_list(self, req: api.ListOperations) -> dict[str, Any]:
+        """Filtered, newest first, paged; with total and active counts."""
+        if not 1 <= req.limit <= MAX_LIST:
+            raise ApiFailure(400, "invalid", f"limit must be 1..{MAX_LIST}, got {req.limit}", field="limit")
+        if req.offset < 0:
+            raise ApiFailure(400, "invalid", "offset must be >= 0", field="offset")
+        rows = self.b.index.query(status=req.status, types=req.type, active_only=req.active_only)
+        active = sum(1 for r in self.b.index.records.values() if r.active)
+        return {"operations": [summary(r) for r in rows[req.offset:req.offset + req.limit]],
+                "total": len(rows), "active": active}
+
+    async def operations_cancel(self, req: api.CancelOperation) -> dict[str, Any]:
+        """Cancel (pending at once; running via its worker; parents with their children)."""
+        record = await ops.cancel(self.b.bus, req.operation_id, req.reason, requested_by="api")
+        if record.children:
+            await self.b.parents.drive(record.id)
+        return {"operation_id": record.id, "status": record.status, "cancel_requested": record.cancel_requested}
+
+    async def operations_resume(self, req: api.OperationRef) -> Started:
+        """failed|cancelled → resuming, then a new order continuing from the checkpoint (409 if not allowed)."""
+        record, _ = await self.b.bus.ops.get(req.operation_id)
+        if "steps" in record.parameters and record.worker_id == "backend":
+            return await self._resume_parent(record)
+        record = await ops.resume(self.b.bus, req.operation_id)
+        return Started(operation_id=record.id, type=record.type, status=record.status, pool=record.pool)
+
+    async def _resume_parent(self, parent: OperationRecord) -> Started:
+        resumed = await tr.apply(self.b.bus.ops, parent.id, tr.resume())
+        assert resumed is not None
+        await tr.apply(self.b.bus.ops, parent.id, lambda r: tr.moved(r, "running", attempt=r.attempt + 1))
+        for child_id in parent.children:
+            child = await self.b.bus.ops.find(child_id)
+            if child is not None and child.status in ("failed", "cancelled"):
+                await ops.resume(self.b.bus, child_id)
+        await self.b.parents.drive(parent.id)
+        return Started(operation_id=parent.id, type=parent.type, status="running", pool="")
+
+    async def operations_metrics(self, req: api.GetMetrics) -> dict[str, Any]:
+        """Metric events from `cursor` on (stream order); `next_cursor` continues."""
+        n, out, seq = self.b.bus.names, [], max(1, req.cursor)
+        subject = n.event(req.operation_id, "metric")
+        for _ in range(max(1, min(req.limit, MAX_LIST))):
+            try:
+                raw = await self.b.bus.js.get_msg(n.events_stream, seq=seq, subject=subject, next=True)
+            except NotFoundError:
+                break
+            event = decode(raw.data or b"", OperationMetric)
+            out.append({"seq": raw.seq, "attempt": event.attempt, "name": event.name, "values": event.values,
+                        "ts": event.ts})
+            seq = (raw.seq or seq) + 1
+        return {"operation_id": req.operation_id, "metrics": out, "next_cursor": seq}
+
+    async def operations_result(self, req: api.OperationRef) -> dict[str, Any]:
+        """Status, result summary, artifacts and error."""
+        r, _ = await self.b.bus.ops.get(req.operation_id)
+        return {"operation_id": r.id, "status": r.status, "result": r.result, "artifacts": r.artifacts,
+                "error": msgspec.to_builtins(r.error) if r.error else None}
+
+    async def workers_list(self, req: api.Empty) -> dict[str, Any]:
+        """Every registered worker."""
+        rows = sorted(self.b.registry.workers.values(), key=lambda w: (w.kind, w.pool, w.worker_id))
+        now = time.time_ns()
+        return {"workers": [{**msgspec.to_builtins(w), "age_s": round(w.age_s(now), 2)} for w in rows]}
+
+    async def strategies_validate(self, req: api.ValidateStrategy) -> dict[str, Any]:
+        """Check a strategy; an invalid one is a 400 naming the YAML path."""
+        cfg = check_strategy(req.strategy_yaml)
+        return {"valid": True, "name": cfg.name}
+
+    async def system_health(self, req: api.Empty) -> dict[str, Any]:
+        """Backend identity, uptime, operation and worker counts."""
+        counts: dict[str, int] = {}
+        for r in self.b.index.records.values():
+            counts[r.status] = counts.get(r.status, 0) + 1
+        alive = sum(1 for w in self.b.registry.workers.values() if w.alive)
+        return {"backend_id": self.b.backend_id, "uptime_s": round(time.monotonic() - self.b.started, 1),
+                "namespace": self.b.bus.names.ns, "operations": counts, "workers_alive": alive,
+                "workers_registered": len(self.b.registry.workers)}
+
+    async def dead_list(self, req: api.Empty) -> dict[str, Any]:
+        """Orders that exhausted their deliveries."""
+        n, out, seq = self.b.bus.names, [], 1
+        for _ in range(MAX_LIST):
+            try:
+                raw = await self.b.bus.js.get_msg(n.dead_stream, seq=seq, subject=n.dead_all(), next=True)
+            except NotFoundError:
+                break
+            headers = raw.headers or {}
+            out.append({"seq": raw.seq, "subject": headers.get("Ktrdr-Subject", raw.subject),
+                        "reason": headers.get("Ktrdr-Reason", ""), "order": msgspec.json.decode(raw.data or b"{}")})
+            seq = (raw.seq or seq) + 1
+        return {"entries": out}

@@ -1,0 +1,78 @@
+"""An in-memory mirror of the operations bucket, fed by one KV watch: fast lists and change callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ktrdr.bus.handle import Bus
+from ktrdr.errors import ProtocolError
+from ktrdr.operations.record import OperationRecord
+from ktrdr.protocol.codec import decode
+
+log = logging.getLogger("ktrdr.backend.index")
+Listener = Callable[[OperationRecord], Awaitable[None]]
+
+
+class OperationsIndex:
+    """Every record, current to within one KV update; listeners hear each change after the initial load."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.records: dict[str, OperationRecord] = {}
+        self.ready = asyncio.Event()
+        self.listeners: list[Listener] = []
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Start watching; returns once the current records are loaded."""
+        watcher = await self.bus.ops.kv.watchall()
+        self._task = asyncio.create_task(self._run(watcher))
+        await asyncio.wait_for(self.ready.wait(), 60)
+
+    async def stop(self) -> None:
+        """Stop watching."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self, watcher) -> None:  # type: ignore[no-untyped-def]
+        try:
+            while True:
+                entry = await watcher.updates(timeout=None)
+                if entry is None:  # end of the initial values
+                    self.ready.set()
+                    continue
+                await self._apply(entry)
+        finally:
+            try:
+                await watcher.stop()
+            except Exception:  # the connection may be gone already
+                pass
+
+    async def _apply(self, entry) -> None:  # type: ignore[no-untyped-def]
+        if entry.value is None or entry.operation in ("DEL", "PURGE") or not entry.value:
+            self.records.pop(entry.key, None)
+            return
+        try:
+            record = decode(entry.value, OperationRecord)
+        except ProtocolError as exc:
+            log.warning("unreadable operation record %s: %s", entry.key, exc)
+            return
+        self.records[record.id] = record
+        if self.ready.is_set():
+            for listener in self.listeners:
+                try:
+                    await listener(record)
+                except Exception:  # a listener's bug must not stop the mirror
+                    log.exception("operations listener failed for %s", record.id)
+
+    def query(self, *, status: list[str] | None = None, types: list[str] | None = None,
+              active_only: bool = False) -> list[OperationRecord]:
+        """Matching records, newest first."""
+        out = [r for r in self.records.values()
+               if (not status or r.status in status) and (not types or r.type in types)
+               and (not active_only or r.active)]
+        out.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return out

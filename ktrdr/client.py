@@ -1,0 +1,131 @@
+"""The one client the CLI and the TUI use: the backend API plus event subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from ktrdr.bus.handle import Bus
+from ktrdr.errors import KtrdrError
+from ktrdr.operations.record import OperationRecord
+from ktrdr.protocol.codec import decode, decode_event, encode
+from ktrdr.protocol.messages import CancelRequest, OperationEvent, event_kind
+
+
+class ApiError(KtrdrError):
+    """An error reply from the backend: code (400/404/409/500), the field at fault and a hint."""
+
+    def __init__(self, code: int, message: str, *, field: str | None = None, hint: str | None = None,
+                 error: str = "") -> None:
+        where = f" (field `{field}`)" if field else ""
+        super().__init__(f"{message}{where}", hint=hint)
+        self.code, self.field, self.error = code, field, error
+
+
+class NoBackend(KtrdrError, ConnectionError):
+    """No backend answered."""
+
+
+class KtrdrClient:
+    """Requests to `<ns>.api.<area>.<verb>` and subscriptions to operation events."""
+
+    def __init__(self, bus: Bus, timeout: float = 10.0) -> None:
+        self.bus, self.timeout = bus, timeout
+
+    async def request(self, area: str, verb: str, payload: Any = None) -> Any:
+        """Call one endpoint; error replies raise ApiError, silence raises NoBackend."""
+        body = encode(payload) if payload is not None else b"{}"
+        subject = self.bus.names.api(area, verb)
+        try:
+            msg = await self.bus.nc.request(subject, body, timeout=self.timeout)
+        except (NoRespondersError, NatsTimeout, asyncio.TimeoutError):
+            raise NoBackend(f"no backend answered on {subject}",
+                            hint="start one with `ktrdr backend` (or `ktrdr up` for the whole stack)") from None
+        headers = msg.headers or {}
+        if "Nats-Service-Error-Code" in headers:
+            err = msgspec.json.decode(msg.data) if msg.data else {}
+            raise ApiError(int(headers["Nats-Service-Error-Code"]), err.get("message") or
+                           headers.get("Nats-Service-Error", "error"), field=err.get("field"),
+                           hint=err.get("hint"), error=err.get("error", ""))
+        return msgspec.json.decode(msg.data)
+
+    async def start(self, area: str, payload: Any, verb: str = "start") -> dict[str, Any]:
+        """Start an operation; returns {operation_id, type, status, pool, warnings}."""
+        return await self.request(area, verb, payload)
+
+    async def get(self, op_id: str) -> OperationRecord:
+        """One operation's record."""
+        return msgspec.convert(await self.request("operations", "get", {"operation_id": op_id}),
+                               OperationRecord)
+
+    async def list(self, **filters: Any) -> dict[str, Any]:
+        """Operations (newest first) with total and active counts."""
+        return await self.request("operations", "list", {k: v for k, v in filters.items() if v is not None})
+
+    async def cancel(self, op_id: str, reason: str = "cancelled by user") -> dict[str, Any]:
+        """Cancel an operation."""
+        return await self.request("operations", "cancel", {"operation_id": op_id, "reason": reason})
+
+    async def cancel_direct(self, op_id: str, reason: str = "cancelled by user") -> None:
+        """Cancel without the backend: a core publish on `cancel.<id>` (what `nats pub` does)."""
+        await self.bus.nc.publish(self.bus.names.cancel(op_id), encode(CancelRequest(reason=reason)))
+
+    async def resume(self, op_id: str) -> dict[str, Any]:
+        """Resume a failed or cancelled operation from its checkpoint."""
+        return await self.request("operations", "resume", {"operation_id": op_id})
+
+    async def metrics(self, op_id: str, cursor: int = 0, limit: int = 200) -> dict[str, Any]:
+        """Metric events from a cursor."""
+        return await self.request("operations", "metrics", {"operation_id": op_id, "cursor": cursor, "limit": limit})
+
+    async def result(self, op_id: str) -> dict[str, Any]:
+        """Result summary and artifacts."""
+        return await self.request("operations", "result", {"operation_id": op_id})
+
+    async def workers(self) -> list[dict[str, Any]]:
+        """Registered workers."""
+        return (await self.request("workers", "list"))["workers"]
+
+    async def health(self) -> dict[str, Any]:
+        """Backend health."""
+        return await self.request("system", "health")
+
+    async def record(self, op_id: str) -> OperationRecord | None:
+        """The record straight from KV (works without a backend)."""
+        return await self.bus.ops.find(op_id)
+
+    async def events(self, op_id: str | None = None) -> AsyncIterator[tuple[str, OperationEvent]]:
+        """Live events (all operations, or one), as (subject, event); bad payloads are skipped."""
+        subject = self.bus.names.events_of(op_id) if op_id else self.bus.names.events_all()
+        sub = await self.bus.nc.subscribe(subject)
+        try:
+            async for msg in sub.messages:
+                try:
+                    yield msg.subject, decode_event(msg.data, subject=msg.subject)
+                except KtrdrError:
+                    continue
+        finally:
+            await sub.unsubscribe()
+
+    async def follow(self, op_id: str) -> AsyncIterator[OperationRecord]:
+        """The record now, then after every change, until it is terminal (children included via the parent)."""
+        watcher = await self.bus.ops.kv.watch(op_id)
+        try:
+            while True:
+                entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
+                if entry is None or not entry.value:
+                    continue
+                record = decode(entry.value, OperationRecord)
+                yield record
+                if record.terminal:
+                    return
+        finally:
+            await watcher.stop()
+
+
+__all__ = ["ApiError", "KtrdrClient", "NoBackend", "event_kind"]
