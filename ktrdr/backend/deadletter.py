@@ -57,6 +57,8 @@ class DeadLetters:
             record = await self.bus.ops.find(order.operation_id)
             if record is not None and record.worker_id:
                 reason += f"; last worker {record.worker_id} (attempt {record.attempt})"
+            if record is not None and record.error is not None:
+                reason += f"; last error: {record.error.message}"
             try:
                 await tr.apply(self.bus.ops, order.operation_id, tr.fail_now("max_deliveries", reason))
             except OperationNotFound:
@@ -74,4 +76,4 @@ class DeadLetters:
         except ProtocolError:
             return f"unreadable order delivered {deliveries} times", None
         return (f"gave up after {deliveries} deliveries (max_deliver={self.bus.settings.max_deliver}); "
-                "every attempt died or timed out — see the worker logs"), order
+                "see the worker logs"), order

@@ -31,7 +31,10 @@ class Progress(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class OperationRecord(msgspec.Struct, kw_only=True, frozen=True):
-    """One operation. `attempt` counts executions (claims); `dispatch` counts work orders sent."""
+    """One operation. `attempt` counts executions (claims); `dispatch` counts work orders sent.
+
+    `worker_id` is the worker running it, or the last one that did while it waits to be claimed again.
+    """
 
     id: str
     type: str

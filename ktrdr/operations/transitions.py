@@ -110,13 +110,13 @@ def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: 
     return mutate
 
 
-def requeue(attempt: int) -> Mutation:
-    """running → pending for a retry or a graceful shutdown (the next claim is a new attempt)."""
+def requeue(attempt: int, error: ErrorInfo | None = None) -> Mutation:
+    """running → pending for a retry or a graceful shutdown; worker_id keeps the last worker, error the last retry."""
 
     def mutate(r: OperationRecord) -> OperationRecord:
         if r.status != "running" or attempt < r.attempt:
             raise Skip
-        return moved(r, "pending", worker_id="")
+        return moved(r, "pending", error=error)
 
     return mutate
 

@@ -156,7 +156,8 @@ class Execution:
             await self._requeue("checkpointed and requeued at worker shutdown", "info", 0.0)
         elif isinstance(outcome, RetryableError):
             self.worker.counters["failed"] += 1
-            await self._requeue(f"retryable failure, requeued: {outcome.message}", "warning", outcome.delay_s)
+            await self._requeue(f"retryable failure, requeued: {outcome.message}", "warning", outcome.delay_s,
+                                ErrorInfo(code=type(outcome).__name__, message=outcome.message, retryable=True))
         elif isinstance(outcome, OperationCancelled):
             reason = outcome.reason if self.abandoned else (self.token.reason or outcome.reason)
             await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
@@ -182,10 +183,10 @@ class Execution:
         await tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint)
         self.worker.counters[counter] += 1
 
-    async def _requeue(self, message: str, level: str, delay_s: float) -> None:
+    async def _requeue(self, message: str, level: str, delay_s: float, error: ErrorInfo | None = None) -> None:
         """Back to pending and nak, so this or another worker claims it as a new attempt."""
         await self.publish(OperationLog(operation_id=self.op_id, level=level, message=message))
-        await tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt))
+        await tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt, error))
         await self.msg.nak(delay=delay_s or None)
 
     def request_shutdown(self) -> None:

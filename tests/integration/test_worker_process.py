@@ -118,5 +118,5 @@ async def test_sigterm_requeues_and_another_worker_resumes(fast: tuple[Bus, Sett
         leaving.kill()
         await pool.close()
     assert code == 0 and exit_s < 10, (code, exit_s, leaving.stderr.read().decode()[-2000:])
-    assert requeued.worker_id == ""
+    assert requeued.worker_id == "leaving"  # the last worker stays on record while it waits
     assert record.status == "completed" and record.attempt == 2 and record.result["resumed_from"] >= 3
