@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from ktrdr.cli import data_cmd
+from ktrdr.cli import backend_cmd, data_cmd
 from ktrdr.cli import demo as demo_cmd
 from ktrdr.cli import models_cmd, nats_cmd, results_cmd, worker_cmd
 from ktrdr.cli.common import State
@@ -15,6 +15,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="KTRDR: trading-strategy research on workers coordinated through NATS.")
 app.add_typer(nats_cmd.app, name="nats")
 app.command("demo")(demo_cmd.demo)
+app.command("backend")(backend_cmd.backend)
 app.add_typer(worker_cmd.app, name="worker")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(results_cmd.app, name="results")
