@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from typing import Any
@@ -37,9 +38,24 @@ def _auth_options(settings: Settings) -> dict[str, Any]:
 
 
 async def _on_error(exc: Exception) -> None:
+    if "permissions violation" in str(exc).lower():
+        # The server drops the message and keeps the connection: without this line the caller only sees a timeout.
+        log.warning("NATS permission denied: %s — these credentials' role may not do this (see docs/deployment.md)",
+                    str(exc).removeprefix("nats: "))
+        return
     # Socket errors repeat on every reconnect attempt (the disconnect callback already said so).
     level = logging.DEBUG if isinstance(exc, (OSError, TimeoutError)) else logging.WARNING
     log.log(level, "nats error: %s", exc)
+
+
+def _connect_hint(exc: BaseException) -> str:
+    """What to do about a failed first connect, by its cause."""
+    if isinstance(exc, ssl.SSLError):
+        return ("TLS failed: set KTRDR_TLS_CA to the CA that signed the server's certificate "
+                "(and KTRDR_TLS_CERT/KTRDR_TLS_KEY if the server requires client certificates)")
+    if _fatal(exc):
+        return "the server refused the credentials: check KTRDR_USER/KTRDR_PASSWORD, KTRDR_TOKEN or KTRDR_CREDS"
+    return "start one with `ktrdr nats up` or set KTRDR_NATS_URL"
 
 
 async def _on_disconnect() -> None:
@@ -50,20 +66,53 @@ async def _on_reconnect() -> None:
     log.info("reconnected to nats")
 
 
+def _fatal(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: a refused certificate or refused credentials."""
+    return isinstance(exc, (ssl.SSLError, nats.errors.AuthorizationError)) or "authorization" in str(exc).lower()
+
+
+async def _first_connect(nc: Client, options: dict[str, Any], timeout: float) -> None:
+    """Connect; give up at `timeout` or at the first fatal error (nats-py can wait forever after a TLS failure)."""
+    seen: list[BaseException] = []
+    fatal = asyncio.Event()
+
+    async def on_error(exc: Exception) -> None:
+        if nc.is_connecting:
+            seen.append(exc)
+            if _fatal(exc):
+                fatal.set()
+        await _on_error(exc)
+
+    attempt = asyncio.ensure_future(nc.connect(error_cb=on_error, **options))
+    stop = asyncio.ensure_future(fatal.wait())
+    try:
+        done, _ = await asyncio.wait({attempt, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if attempt in done and not fatal.is_set():
+        attempt.result()  # raises the connect error, if any
+        return
+    attempt.cancel()
+    await nc.close()
+    raise seen[-1] if seen else TimeoutError(f"no connection within {timeout:.0f}s")
+
+
 async def connect(settings: Settings, url: str | None = None, *, name: str = "ktrdr",
                   connect_timeout: float = 5.0) -> Client:
-    """Connect once (raising BusError with a hint if unreachable), then reconnect forever."""
+    """Connect once (raising BusError with a hint if unreachable or refused), then reconnect forever."""
     target = url or settings.nats_url or DEFAULT_URL
+    nc = Client()
+    options = dict(servers=[s.strip() for s in target.split(",")], name=name, connect_timeout=connect_timeout,
+                   max_reconnect_attempts=1, reconnect_time_wait=0.2, allow_reconnect=True,
+                   disconnected_cb=_on_disconnect, reconnected_cb=_on_reconnect, tls=tls_context(settings),
+                   **_auth_options(settings))
     try:
         # A bounded first attempt so an unreachable server is an error, not a hang; forever afterwards.
-        nc = await nats.connect(
-            servers=[s.strip() for s in target.split(",")], name=name, connect_timeout=connect_timeout,
-            max_reconnect_attempts=1, reconnect_time_wait=0.2, allow_reconnect=True,
-            error_cb=_on_error, disconnected_cb=_on_disconnect, reconnected_cb=_on_reconnect,
-            tls=tls_context(settings), **_auth_options(settings))
+        await _first_connect(nc, options, timeout=2 * connect_timeout + 1)
     except (OSError, TimeoutError, nats.errors.Error) as exc:
+        await nc.close()
         raise BusError(f"cannot connect to NATS at {target}: {exc or type(exc).__name__}",
-                       hint="start one with `ktrdr nats up` or set KTRDR_NATS_URL") from None
+                       hint=_connect_hint(exc)) from None
     nc.options["max_reconnect_attempts"] = -1
     nc.options["reconnect_time_wait"] = 0.5
     return nc
