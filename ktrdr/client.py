@@ -99,10 +99,17 @@ class KtrdrClient:
         """The record straight from KV (works without a backend)."""
         return await self.bus.ops.find(op_id)
 
-    async def events(self, op_id: str | None = None) -> AsyncIterator[tuple[str, OperationEvent]]:
-        """Live events (all operations, or one), as (subject, event); bad payloads are skipped."""
+    async def events(self, op_id: str | None = None,
+                     on_ready: Any = None) -> AsyncIterator[tuple[str, OperationEvent]]:
+        """Live events (all operations, or one), as (subject, event); bad payloads are skipped.
+
+        `on_ready(subject)` is called once the server has the subscription (nothing after that is missed).
+        """
         subject = self.bus.names.events_of(op_id) if op_id else self.bus.names.events_all()
         sub = await self.bus.nc.subscribe(subject)
+        await self.bus.nc.flush()
+        if on_ready is not None:
+            on_ready(subject)
         try:
             async for msg in sub.messages:
                 try:

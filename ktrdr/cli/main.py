@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from ktrdr.cli import backend_cmd, data_cmd
+from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
 from ktrdr.cli import demo as demo_cmd
 from ktrdr.cli import models_cmd, nats_cmd, results_cmd, worker_cmd
 from ktrdr.cli.common import State
@@ -16,6 +16,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 app.add_typer(nats_cmd.app, name="nats")
 app.command("demo")(demo_cmd.demo)
 app.command("backend")(backend_cmd.backend)
+app.add_typer(ops_cmd.app, name="ops")
+for _name, _fn in (("follow", ops_cmd.follow_cmd), ("cancel", ops_cmd.cancel_cmd), ("resume", ops_cmd.resume_cmd),
+                   ("workers", ops_cmd.workers_cmd), ("events", ops_cmd.events_cmd), ("dummy", start_cmd.dummy),
+                   ("train", start_cmd.train), ("backtest", start_cmd.backtest), ("research", start_cmd.research),
+                   ("validate", start_cmd.validate)):
+    app.command(_name)(_fn)
+data_cmd.app.command("load")(start_cmd.data_load)
 app.add_typer(worker_cmd.app, name="worker")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(results_cmd.app, name="results")

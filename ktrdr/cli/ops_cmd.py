@@ -1,0 +1,150 @@
+"""Operations from the command line: list, show, follow, cancel, resume, workers, events."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import msgspec
+import typer
+
+from ktrdr.cli.common import emit, fail, run, state
+
+app = typer.Typer(invoke_without_command=True, help="List operations, or `ktrdr ops show OP_ID`.")
+
+
+@app.callback()
+def ops(ctx: typer.Context,
+        status: Optional[list[str]] = typer.Option(None, "--status", help="Only these statuses (repeatable)."),
+        op_type: Optional[list[str]] = typer.Option(None, "--type", help="Only these types (repeatable)."),
+        active: bool = typer.Option(False, "--active", help="Only pending, running or resuming ones."),
+        limit: int = typer.Option(50, "--limit", min=1, max=1000, envvar="KTRDR_OPS_LIMIT"),
+        offset: int = typer.Option(0, "--offset", min=0)) -> None:
+    """List operations, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ktrdr.cli.render import ops_table
+    from ktrdr.cli.session import open_client
+
+    async def body() -> dict[str, Any]:
+        async with open_client(state(ctx).settings) as client:
+            return await client.list(status=status, type=op_type, active_only=active, limit=limit, offset=offset)
+
+    data = run(body)
+    emit(state(ctx), data, lambda: ops_table(data))
+
+
+@app.command()
+def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.")) -> None:
+    """One operation in full (read straight from the operations store: works without a backend)."""
+    from ktrdr.cli.render import record_view
+    from ktrdr.cli.session import open_client
+
+    async def body() -> Any:
+        async with open_client(state(ctx).settings) as client:
+            return await client.record(op_id)
+
+    record = run(body)
+    if record is None:
+        fail(f"no operation {op_id!r}", "list operations with `ktrdr ops`")
+    emit(state(ctx), msgspec.to_builtins(record), lambda: record_view(record))
+
+
+def follow_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.")) -> None:
+    """Watch an operation's progress live; Ctrl-C detaches (the operation keeps running)."""
+    finish(ctx, follow_and_report(ctx, op_id, started_here=False))
+
+
+def follow_and_report(ctx: typer.Context, op_id: str, *, started_here: bool) -> Any:
+    """Follow (with the progress bar), then print the outcome; returns the final record or None."""
+    from ktrdr.cli.session import follow, open_client
+
+    async def body() -> Any:
+        async with open_client(state(ctx).settings) as client:
+            if await client.record(op_id) is None:
+                fail(f"no operation {op_id!r}", "list operations with `ktrdr ops`")
+            return await follow(client, op_id, started_here=started_here, quiet=state(ctx).as_json)
+
+    return run(body)
+
+
+def finish(ctx: typer.Context, record: Any) -> None:
+    """Print the final record and exit 1 when the operation did not complete."""
+    from ktrdr.cli.render import record_view
+
+    if record is None:
+        raise typer.Exit(130)
+    emit(state(ctx), msgspec.to_builtins(record), lambda: record_view(record))
+    if record.status != "completed":
+        hint = f"`ktrdr resume {record.id}` continues it from its checkpoint" if record.status in (
+            "failed", "cancelled") else None
+        fail(f"{record.id} {record.status}" + (f": {record.error.message}" if record.error else ""), hint)
+
+
+def cancel_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+               reason: str = typer.Option("cancelled by user", "--reason", help="Why (stored on the record)."),
+               ) -> None:
+    """Cancel an operation: a pending one at once, a running one at its next check (with a checkpoint)."""
+    from ktrdr.cli.session import open_client
+
+    async def body() -> Any:
+        async with open_client(state(ctx).settings) as client:
+            return await client.cancel(op_id, reason)
+
+    data = run(body)
+    emit(state(ctx), data, lambda: typer.echo(
+        f"{op_id}: {'cancelled' if data['status'] == 'cancelled' else 'cancel requested (running)'}"))
+
+
+def resume_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+               follow_: bool = typer.Option(False, "--follow", "-f", help="Watch it until it ends.")) -> None:
+    """Resume a failed or cancelled operation from its last checkpoint."""
+    from ktrdr.cli.session import open_client
+
+    async def body() -> Any:
+        async with open_client(state(ctx).settings) as client:
+            return await client.resume(op_id)
+
+    data = run(body)
+    if not (follow_ and state(ctx).as_json):  # with --follow, --json prints only the final record
+        emit(state(ctx), data, lambda: typer.echo(f"{op_id}: {data['status']}"))
+    if follow_:
+        finish(ctx, follow_and_report(ctx, op_id, started_here=True))
+
+
+def workers_cmd(ctx: typer.Context) -> None:
+    """Registered workers with status, current operation and heartbeat age."""
+    from ktrdr.cli.render import workers_table
+    from ktrdr.cli.session import open_client
+
+    async def body() -> Any:
+        async with open_client(state(ctx).settings) as client:
+            return await client.workers()
+
+    data = run(body)
+    emit(state(ctx), data, lambda: workers_table(data))
+
+
+def events_cmd(ctx: typer.Context,
+               op_id: Optional[str] = typer.Option(None, "--op", help="Only this operation's events."),
+               count: int = typer.Option(0, "--count", min=0, help="Stop after this many events (0: forever).")
+               ) -> None:
+    """Tail operation events as they happen (an example event subscriber); Ctrl-C stops."""
+    import sys
+
+    from ktrdr.cli.render import event_line
+    from ktrdr.cli.session import open_client
+
+    async def body() -> int:
+        seen = 0
+        async with open_client(state(ctx).settings) as client:
+            ready = lambda subject: print(f"listening on {subject}", file=sys.stderr, flush=True)  # noqa: E731
+            async for subject, event in client.events(op_id, on_ready=ready):
+                line = msgspec.json.encode(event).decode() if state(ctx).as_json else event_line(subject, event)
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+                seen += 1
+                if count and seen >= count:
+                    break
+        return seen
+
+    run(body)

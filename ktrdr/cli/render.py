@@ -1,0 +1,125 @@
+"""Rich rendering of records, lists, workers and results (the --json forms print the same data raw)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+STATUS_STYLE = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan",
+                "pending": "white", "resuming": "magenta", "available": "green", "busy": "cyan",
+                "unavailable": "red", "stuck": "yellow", "stopped": "dim"}
+
+
+def when(ns: int) -> str:
+    """A nanosecond timestamp as local-free ISO UTC (or '-')."""
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if ns else "-"
+
+
+def status(text: str) -> str:
+    """A status word in its colour."""
+    return f"[{STATUS_STYLE.get(text, 'white')}]{text}[/]"
+
+
+def fmt(value: Any) -> str:
+    """Numbers rounded for people."""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def ops_table(data: dict[str, Any]) -> None:
+    """The `ktrdr ops` list."""
+    table = Table(title=f"operations ({data['total']} matching, {data['active']} active)")
+    for col in ("id", "type", "status", "progress", "step", "worker", "created"):
+        table.add_column(col)
+    for op in data["operations"]:
+        table.add_row(op["id"], op["type"], status(op["status"]), f"{op['percentage']:.0f}%",
+                      op["current_step"] or (op["error"] or "")[:40], op["worker_id"], when(op["created_at"]))
+    console.print(table)
+
+
+def record_view(record: Any) -> None:
+    """`ktrdr ops show`: one operation in full."""
+    table = Table(show_header=False, title=record.id)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [("type", record.type), ("status", status(record.status)), ("pool", record.pool),
+            ("worker", record.worker_id), ("attempt", record.attempt),
+            ("progress", f"{record.progress.percentage:.1f}% {record.progress.current_step}"),
+            ("created", when(record.created_at)), ("started", when(record.started_at)),
+            ("finished", when(record.finished_at)), ("elapsed", f"{record.elapsed_s():.1f}s")]
+    if record.parent_id:
+        rows.append(("parent", record.parent_id))
+    if record.children:
+        rows.append(("children", ", ".join(record.children)))
+    if record.cancel_requested:
+        rows.append(("cancel", record.cancel_reason))
+    if record.error:
+        rows.append(("error", f"[red]{record.error.code}: {record.error.message}[/]"))
+    for k, v in record.artifacts.items():
+        rows.append((f"artifact {k}", v))
+    for key, value in rows:
+        table.add_row(key, str(value))
+    console.print(table)
+    if record.result:
+        result_tables(record.type, record.result)
+
+
+def _flat(result: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in result.items():
+        if isinstance(value, dict) and len(value) <= 40:
+            out.extend(_flat(value, f"{prefix}{key}."))
+        elif not isinstance(value, (list, dict)):
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def result_tables(op_type: str, result: dict[str, Any]) -> None:
+    """Training, backtest and research results as tables (nested dicts flattened, long lists left out)."""
+    sections = {"research": ("training", "backtest"), "pipeline": tuple(result)}.get(op_type)
+    if sections:
+        for name in sections:
+            if isinstance(result.get(name), dict):
+                result_tables(name, result[name])
+        return
+    focus = {"training": ("test", "training", "model", "data"), "backtest": ("metrics",)}.get(op_type)
+    parts = [(k, result[k]) for k in focus if isinstance(result.get(k), dict)] if focus else [("result", result)]
+    for title, part in parts:
+        table = Table(title=f"{op_type} · {title}")
+        table.add_column("metric", style="bold")
+        table.add_column("value", justify="right")
+        for key, value in _flat(part):
+            table.add_row(key, fmt(value))
+        console.print(table)
+
+
+def workers_table(workers: list[dict[str, Any]]) -> None:
+    """`ktrdr workers`."""
+    table = Table(title=f"workers ({sum(1 for w in workers if w['status'] in ('available', 'busy'))} live)")
+    for col in ("id", "kind", "pool", "status", "running", "gpu", "host", "last beat", "fetched", "acked", "failed"):
+        table.add_column(col)
+    for w in workers:
+        gpu = (w.get("gpu") or {}).get("name", "")
+        c = w.get("counters", {})
+        table.add_row(w["worker_id"], w["kind"], w["pool"], status(w["status"]), ", ".join(w["running"]), gpu,
+                      w["host"], f"{w['age_s']:.1f}s ago", str(c.get("fetched", 0)), str(c.get("acked", 0)),
+                      str(c.get("failed", 0)))
+    console.print(table)
+
+
+def event_line(subject: str, event: Any) -> str:
+    """One line per event for `ktrdr events`."""
+    kind = subject.rsplit(".", 1)[-1]
+    stamp = time.strftime("%H:%M:%S", time.gmtime(event.ts / 1e9)) if event.ts else "--:--:--"
+    detail = {"progress": lambda e: f"{e.percentage:5.1f}% {e.current_step}",
+              "metric": lambda e: f"{e.name} {e.values}", "log": lambda e: f"[{e.level}] {e.message}",
+              "failed": lambda e: f"{e.error.code}: {e.error.message}",
+              "cancelled": lambda e: e.reason, "completed": lambda e: f"artifacts {e.artifacts}"}
+    text = detail.get(kind, lambda e: "")(event)
+    return f"{stamp} {event.operation_id} #{event.attempt} {kind:<9} {text}"

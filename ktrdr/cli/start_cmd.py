@@ -1,0 +1,133 @@
+"""Commands that start operations through the backend: dummy, train, backtest, research, data load, validate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ktrdr.cli.common import emit, fail, run, state
+from ktrdr.cli.ops_cmd import finish
+
+FOLLOW = typer.Option(False, "--follow", "-f", envvar="KTRDR_FOLLOW",
+                      help="Show live progress until it ends (Ctrl-C cancels it).")
+DEVICE = typer.Option("auto", "--device", envvar="KTRDR_DEVICE", help="auto (GPU first) | gpu | cpu.")
+
+
+def strategy_text(path: Path) -> str:
+    """The strategy file's text, or a clear error."""
+    if not path.is_file():
+        fail(f"no strategy file {path}", "the examples live in strategies/, e.g. strategies/rsi_mean_reversion.yaml")
+    return path.read_text()
+
+
+def start(ctx: typer.Context, area: str, payload: dict[str, Any], follow: bool, verb: str = "start") -> None:
+    """Send a start request, print the reply (and warnings), optionally follow it to the end.
+
+    With --follow, Ctrl-C is caught from before the request is sent, so an interrupt always cancels
+    the run it started instead of leaving it behind.
+    """
+    from ktrdr.cli.session import Interrupt, follow as follow_op, open_client
+
+    body = {k: v for k, v in payload.items() if v is not None}
+    st = state(ctx)
+
+    async def call() -> tuple[dict[str, Any], Any]:
+        async with open_client(st.settings) as client:
+            with Interrupt() as interrupt:
+                reply = await client.start(area, body, verb)
+                _announce(st, reply, follow)
+                if not follow:
+                    return reply, None
+                return reply, await follow_op(client, reply["operation_id"], started_here=True,
+                                              quiet=st.as_json, interrupt=interrupt)
+
+    reply, record = run(call)
+    if follow:
+        finish(ctx, record)
+
+
+def _announce(st: Any, reply: dict[str, Any], follow: bool) -> None:
+    for warning in reply.get("warnings", []):
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+    if follow:
+        if not st.as_json:
+            typer.echo(f"started {reply['operation_id']} — Ctrl-C cancels it", err=True)
+        return
+    pool = f", pool {reply['pool']}" if reply["pool"] else ""
+    emit(st, reply, lambda: typer.echo(f"started {reply['operation_id']} ({reply['type']}{pool})"
+                                       f" — `ktrdr follow {reply['operation_id']}` to watch it"))
+
+
+def dummy(ctx: typer.Context, steps: int = typer.Option(10, "--steps", min=0),
+          step_seconds: float = typer.Option(0.5, "--step-seconds", min=0.0),
+          fail_at: Optional[int] = typer.Option(None, "--fail-at", min=0, help="Fail at this step (for testing)."),
+          follow: bool = FOLLOW) -> None:
+    """Start a dummy operation (for trying the system and for scripts)."""
+    start(ctx, "dummy", {"steps": steps, "step_seconds": step_seconds, "fail_at": fail_at}, follow)
+
+
+def train(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file."),
+          symbol: Optional[list[str]] = typer.Option(None, "--symbol", help="Override the strategy's symbols."),
+          timeframe: Optional[list[str]] = typer.Option(None, "--timeframe", help="Override its timeframes."),
+          start_: Optional[str] = typer.Option(None, "--start", help="First date (ISO)."),
+          end: Optional[str] = typer.Option(None, "--end", help="Last date (ISO)."),
+          device: str = DEVICE, follow: bool = FOLLOW) -> None:
+    """Train a strategy's model on a training worker (GPU first, CPU fallback)."""
+    start(ctx, "training", {"strategy_yaml": strategy_text(strategy), "symbols": symbol, "timeframes": timeframe,
+                            "start": start_, "end": end, "device": device}, follow)
+
+
+def backtest(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file."),
+             model: Optional[str] = typer.Option(None, "--model", help="NAME[@version] (default: latest)."),
+             symbol: Optional[str] = typer.Option(None, "--symbol"),
+             timeframe: Optional[str] = typer.Option(None, "--timeframe"),
+             start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
+             capital: Optional[float] = typer.Option(None, "--capital", min=0.0),
+             commission: Optional[float] = typer.Option(None, "--commission", min=0.0),
+             slippage: Optional[float] = typer.Option(None, "--slippage", min=0.0),
+             follow: bool = FOLLOW) -> None:
+    """Backtest a strategy with its trained model on a backtest worker."""
+    text = strategy_text(strategy)
+    if model is None:
+        from ktrdr.strategy import load_strategy
+
+        model = load_strategy(text).name
+    start(ctx, "backtest", {"strategy_yaml": text, "model": model, "symbol": symbol, "timeframe": timeframe,
+                            "start": start_, "end": end, "capital": capital, "commission": commission,
+                            "slippage": slippage}, follow)
+
+
+def research(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file."),
+             symbol: Optional[str] = typer.Option(None, "--symbol"),
+             timeframe: Optional[list[str]] = typer.Option(None, "--timeframe"),
+             start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
+             backtest_start: Optional[str] = typer.Option(None, "--backtest-start"),
+             backtest_end: Optional[str] = typer.Option(None, "--backtest-end"),
+             device: str = DEVICE, follow: bool = typer.Option(True, "--follow/--no-follow", "-f")) -> None:
+    """Train, then backtest the trained model, as one parent operation."""
+    start(ctx, "research", {"strategy_yaml": strategy_text(strategy), "symbols": [symbol] if symbol else None,
+                            "timeframes": timeframe, "start": start_, "end": end, "backtest_start": backtest_start,
+                            "backtest_end": backtest_end, "device": device}, follow)
+
+
+def data_load(ctx: typer.Context, symbol: str = typer.Argument(...), timeframe: str = typer.Argument(...),
+              source: str = typer.Option("synthetic", "--source", help="ib | synthetic | csv."),
+              mode: str = typer.Option("tail", "--mode", help="tail | backfill | full."),
+              start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
+              follow: bool = FOLLOW) -> None:
+    """Load market data through the data worker (the only process that talks to IB)."""
+    start(ctx, "data", {"symbol": symbol, "timeframe": timeframe, "source": source, "mode": mode,
+                        "start": start_, "end": end}, follow, verb="load")
+
+
+def validate(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file.")) -> None:
+    """Check a strategy file (the same code the backend uses); the error names the YAML path."""
+    from ktrdr.strategy import StrategyError, validate_strategy
+
+    try:
+        cfg = validate_strategy(strategy_text(strategy))
+    except StrategyError as exc:
+        fail(f"{strategy}: {exc}")
+    emit(state(ctx), {"valid": True, "name": cfg.name}, lambda: typer.echo(f"{strategy}: valid ({cfg.name})"))
