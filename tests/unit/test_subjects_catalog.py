@@ -47,6 +47,14 @@ def test_every_built_name_is_documented() -> None:
     assert not missing, f"add these to subjects.md: {missing}"
 
 
+def test_every_api_endpoint_is_documented() -> None:
+    from ktrdr.protocol.api import ENDPOINTS
+
+    n = Names("ktrdr")
+    missing = sorted(n.api(a, v) for a, v in ENDPOINTS if n.api(a, v) not in documented())
+    assert not missing, f"add these endpoints to subjects.md: {missing}"
+
+
 def test_catalog_check_notices_an_undocumented_subject(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Names, "telemetry", lambda self, host: f"{self.ns}.telemetry.{host}", raising=False)
     assert "ktrdr.telemetry.<host>" in built_names(Names("ktrdr")) - documented()
