@@ -97,7 +97,7 @@ def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
 
 
 def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: dict | None = None,
-           error: ErrorInfo | None = None) -> Mutation:
+           error: ErrorInfo | None = None, reason: str = "") -> Mutation:
     """running → completed/failed/cancelled for the given attempt (stale attempts and terminal records skip)."""
 
     def mutate(r: OperationRecord) -> OperationRecord:
@@ -105,7 +105,8 @@ def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: 
             raise Skip
         pct = 100.0 if status == "completed" else r.progress.percentage
         return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
-                     error=error, progress=msgspec.structs.replace(r.progress, percentage=pct))
+                     error=error, progress=msgspec.structs.replace(r.progress, percentage=pct),
+                     cancel_reason=r.cancel_reason or reason)
 
     return mutate
 

@@ -162,7 +162,7 @@ class Execution:
             reason = outcome.reason if self.abandoned else (self.token.reason or outcome.reason)
             await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
                                                          checkpointed=not self.abandoned),
-                                 tr.finish(self.attempt, "cancelled"), "cancelled")
+                                 tr.finish(self.attempt, "cancelled", reason=reason), "cancelled")
             await self.msg.ack()
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
