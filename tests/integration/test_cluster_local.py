@@ -105,7 +105,7 @@ def test_generated_node_config_is_valid_for_the_server(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
 
 
-@pytest.mark.parametrize("conf", ["server.conf", "cluster/n1.conf", "cluster/n2.conf", "cluster/n3.conf"])
+@pytest.mark.parametrize("conf", ["server.conf", "container.conf", "cluster/n1.conf", "cluster/n2.conf", "cluster/n3.conf"])
 def test_config_templates_are_valid(conf: str, tmp_path: Path) -> None:
     out = subprocess.run([str(find_binary()), "-c", str(ROOT / "nats" / conf), "-t"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=10)
