@@ -132,7 +132,10 @@ class KtrdrClient:
                 if record.terminal:
                     return
         finally:
-            await watcher.stop()
+            try:
+                await watcher.stop()
+            except Exception:  # the connection is closing: the watch ends with it
+                pass
 
 
 __all__ = ["ApiError", "KtrdrClient", "NoBackend", "event_kind"]

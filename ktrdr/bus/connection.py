@@ -102,9 +102,14 @@ async def connect(settings: Settings, url: str | None = None, *, name: str = "kt
     """Connect once (raising BusError with a hint if unreachable or refused), then reconnect forever."""
     target = url or settings.nats_url or DEFAULT_URL
     nc = Client()
+
+    async def on_disconnect() -> None:
+        if not (nc.is_closed or nc.is_draining):  # our own close is not news
+            await _on_disconnect()
+
     options = dict(servers=[s.strip() for s in target.split(",")], name=name, connect_timeout=connect_timeout,
                    max_reconnect_attempts=1, reconnect_time_wait=0.2, allow_reconnect=True,
-                   disconnected_cb=_on_disconnect, reconnected_cb=_on_reconnect, tls=tls_context(settings),
+                   disconnected_cb=on_disconnect, reconnected_cb=_on_reconnect, tls=tls_context(settings),
                    **_auth_options(settings))
     try:
         # A bounded first attempt so an unreachable server is an error, not a hang; forever afterwards.

@@ -66,13 +66,28 @@ async def follow(client: Any, op_id: str, *, started_here: bool, quiet: bool = F
         with Interrupt() as interrupt:
             return await follow(client, op_id, started_here=started_here, quiet=quiet, interrupt=interrupt)
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
     console = Console(stderr=True)
     columns = (TextColumn("[bold]{task.fields[op]}[/]"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn())
     records = client.follow(op_id)
+    if not started_here and not quiet:
+        console.print(f"following {op_id} — Ctrl-C detaches (the operation keeps running)")
+    try:
+        return await _show(client, op_id, records, interrupt, started_here, console, columns, quiet)
+    finally:
+        try:
+            await records.aclose()
+        except RuntimeError:  # already finished by the cancelled read
+            pass
+
+
+async def _show(client: Any, op_id: str, records: Any, interrupt: Interrupt, started_here: bool, console: Any,
+                columns: tuple, quiet: bool) -> Any:
+    from rich.progress import Progress
+
     with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
         task = bar.add_task("waiting", total=100.0, op=op_id)
         last = None

@@ -30,6 +30,9 @@ _DAY = pd.Timedelta(days=1)
 # trend up, trend down, range, volatile.
 _REGIMES = np.array([[0.15, 1.0, 0.0], [-0.15, 1.0, 0.0], [0.0, 0.7, 0.15], [0.0, 2.2, 0.0]])
 _SWITCH_P = 1 / 30  # mean regime length: 30 days
+# Intraday swings: CYCLES_PER_DAY oscillations of CYCLE_AMP x the day's volatility, so intraday oscillators
+# (RSI, Bollinger %B, MACD) have turning points to learn; zero at day boundaries so daily bars are unchanged.
+_CYCLES_PER_DAY, _CYCLE_AMP = 3, 0.6
 
 
 def _symbol_entropy(symbol: str) -> int:
@@ -142,6 +145,8 @@ class SyntheticProvider:
         walk = np.concatenate([[0.0], np.cumsum(rng.standard_normal(n) * step)])
         frac = np.arange(n + 1) / n
         logp = x0 + frac * (x1 - x0) + walk - frac * walk[-1]  # Brownian bridge from x0 to x1
+        phase = rng.uniform(0, 2 * np.pi)
+        logp += _CYCLE_AMP * vol * (np.sin(2 * np.pi * _CYCLES_PER_DAY * frac + phase) - np.sin(phase))
         return _ohlcv(logp[:-1], logp[1:], logp[:-1], logp[1:], step, rng, path.vol, tf)
 
     def _multiday(self, path: _DailyPath, tf: Timeframe, opens: pd.DatetimeIndex) -> dict[str, np.ndarray]:

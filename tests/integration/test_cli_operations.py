@@ -119,8 +119,8 @@ async def test_ctrl_c_on_follow_only_detaches(stack: Settings, bus: Bus) -> None
     await wait_record(bus, op_id, lambda r: r.status == "running")
     proc = await spawn(stack, "follow", op_id)
     try:
-        await wait_record(bus, op_id, lambda r: r.progress.steps_completed >= 3)
-        await asyncio.sleep(0.5)  # the follower is watching by now
+        line = await asyncio.to_thread(proc.stderr.readline)  # printed once Ctrl-C is handled
+        assert line.startswith(f"following {op_id}")
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.to_thread(proc.communicate, timeout=30)
     finally:
