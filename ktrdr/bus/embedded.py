@@ -93,7 +93,7 @@ def pid_alive(pid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     try:
-        return "(Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
 

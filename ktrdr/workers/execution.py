@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from nats.aio.msg import Msg
 
+from ktrdr.bus.retry import persist
 from ktrdr.context import CancelToken, ProgressReporter
 from ktrdr.errors import OperationCancelled, RetryableError
 from ktrdr.operations import transitions as tr
@@ -77,8 +78,10 @@ class Execution:
         event = msgspec.structs.replace(event, attempt=self.attempt, seq=self._seq, ts=now_ns(),
                                         worker_id=self.worker.worker_id)
         subject = self.worker.bus.names.event(self.op_id, event_kind(event))
-        if durable:
-            await self.worker.bus.js.publish(subject, encode(event))
+        if durable:  # the msg id makes a retried publish (after a lost ack) a no-op on the server
+            msg_id = f"{self.op_id}.{self.attempt}.{self._seq}"
+            await persist(lambda: self.worker.bus.js.publish(subject, encode(event), headers={"Nats-Msg-Id": msg_id}),
+                          f"publish {subject}")
         else:
             await self.worker.bus.nc.publish(subject, encode(event))
 
@@ -163,7 +166,7 @@ class Execution:
             await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
                                                          checkpointed=not self.abandoned),
                                  tr.finish(self.attempt, "cancelled", reason=reason), "cancelled")
-            await self.msg.ack()
+            await persist(self.msg.ack_sync, f"ack {self.op_id}")
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
             await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
@@ -174,13 +177,14 @@ class Execution:
             await self._terminal(OperationCompleted(operation_id=self.op_id, result=result, artifacts=ctx.artifacts),
                                  tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
                                  "acked")
-            await self.msg.ack()  # the KV record is terminal already, so a lost ack is fenced by the claim
+            await persist(self.msg.ack_sync, f"ack {self.op_id}")  # confirmed: a lost ack would mean a redelivery
 
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> None:
         """Durable terminal event first, then the record (the aggregator would get there too)."""
         await self.publish(event)
         hint = (self.record, self.revision) if self.record is not None and self.revision else None
-        await tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint)
+        await persist(lambda: tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint),
+                      f"record {self.op_id}")
         self.worker.counters[counter] += 1
 
     async def _requeue(self, message: str, level: str, delay_s: float, error: ErrorInfo | None = None) -> None:

@@ -25,6 +25,7 @@ from ktrdr.protocol.messages import GpuInfo, WorkOrder
 from ktrdr.workers.context import Handler
 from ktrdr.workers.execution import Execution
 from ktrdr.workers.heartbeat import Heartbeater
+from ktrdr.workers.takeover import settle_from_log
 
 log = logging.getLogger("ktrdr.workers")
 CheckpointFactory = Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
@@ -129,8 +130,9 @@ class Worker:
             return fetch.result()
         except (NatsTimeoutError, asyncio.TimeoutError):
             return []
-        except Exception as exc:  # connection trouble: keep the loop alive, reconnect handles it
-            log.warning("fetch failed: %s", exc)
+        except Exception as exc:  # a leader election or reconnect: pause, then try again
+            log.warning("fetch failed (%s); retrying in 0.5s", type(exc).__name__)
+            await asyncio.sleep(0.5)
             return []
 
     async def _queue_empty(self) -> bool:
@@ -154,6 +156,9 @@ class Worker:
         if order.type != self.op_type:
             await self._reject(msg, order.operation_id, "unknown_type",
                                f"a {self.op_type} worker cannot run a {order.type!r} operation")
+            return
+        if msg.metadata.num_delivered > 1 and await settle_from_log(self.bus, order.operation_id):
+            await msg.ack()  # the last attempt finished; only its record and ack were lost
             return
         execution = Execution(self, msg, order.operation_id, self.handler)
         await execution.listen()

@@ -22,12 +22,6 @@ from tests.integration.conftest import WorkerPool
 
 pytestmark = [
     pytest.mark.slow, pytest.mark.chaos,
-    # Seen here: every operation ends completed, but those running when the leader dies often run 2-3 times to
-    # completion: their completed event and ack are lost in the election (no retry), the order comes back after
-    # ack_wait while the record still says running (the aggregator's fetches fail too), and the next claim reruns
-    # it. Needs the runtime to retry the terminal publish/ack across the election and the claim to see a finished
-    # attempt. Not strict: some runs pass by luck.
-    pytest.mark.xfail(reason="operations rerun to completion after a work-stream leader failover", strict=False),
 ]
 OPS, WORKERS, CAPACITY = 100, 4, 2
 
