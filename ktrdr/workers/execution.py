@@ -112,13 +112,19 @@ class Execution:
     async def _wait(self, fut: concurrent.futures.Future) -> Any:
         """The handler's result or exception; after cancel, give it `grace_s` before abandoning it."""
         wrapped = asyncio.wrap_future(fut)
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None  # set when the cancel is first seen: the grace runs from then
         while True:
-            timeout = self.worker.grace_s if self.token.cancelled else 0.25
+            timeout = 0.25 if deadline is None else max(0.0, deadline - loop.time())
             done, _ = await asyncio.wait({wrapped}, timeout=timeout)
             if done:
                 exc = wrapped.exception()
                 return exc if exc is not None else wrapped.result()
-            if self.token.cancelled:
+            if deadline is None:
+                if self.token.cancelled:  # a cancel that arrived during a poll tick still gets its full grace
+                    deadline = loop.time() + self.worker.grace_s
+                continue
+            if loop.time() >= deadline:
                 self.abandoned = True
                 return OperationCancelled(f"{self.token.reason} (did not stop within {self.worker.grace_s:g}s; "
                                           "abandoned, worker will restart)")
