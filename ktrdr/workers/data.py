@@ -123,9 +123,7 @@ def load_into_store(ctx: OperationContext, p: DataLoadParams, provider: Any) -> 
         if exc.retryable:
             raise RetryableError(f"{exc.message} (kept what was fetched; retrying)", delay_s=RETRY_DELAY_S) from exc
         raise
-    summary = msgspec.to_builtins(result)
-    ctx.progress.update(percentage=100.0, current_step=f"{result.status}: {result.fetched_rows} bars fetched")
-    return summary
+    return msgspec.to_builtins(result)
 
 
 def _report(ctx: OperationContext, outcome: str, result: Any) -> None:

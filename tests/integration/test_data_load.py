@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.submit import cancel, resume, submit
 from ktrdr.workers.context import OperationContext
 from ktrdr.workers.data import load_into_store, parse_params, run_data_load
-from tests.helpers import wait_record
+from tests.helpers import spawn_worker_process, wait_record
 from tests.integration.conftest import WorkerPool
 
 JAN, FEB, MID_FEB = "2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z", "2024-02-15T00:00:00Z"
@@ -108,8 +109,8 @@ class WeeklyGated:
         return self.inner.fetch(symbol, timeframe, start, end)
 
 
-async def test_cancel_between_segments_keeps_partial_data_and_resume_finishes(
-        bus: Bus, workers: WorkerPool, aggregator: Aggregator, settings: Settings) -> None:
+async def cancelled_load(bus: Bus, workers: WorkerPool, settings: Settings) -> tuple[str, WeeklyGated]:
+    """A nine-week full load cancelled while its third weekly segment is in flight; returns (op id, provider)."""
     provider = WeeklyGated()
 
     def handler(ctx: OperationContext) -> dict[str, Any]:
@@ -122,12 +123,22 @@ async def test_cancel_between_segments_keeps_partial_data_and_resume_finishes(
     await cancel(bus, op.id, "enough")
     record = await wait_record(bus, op.id, lambda r: r.terminal)
     assert record.status == "cancelled"
+    return op.id, provider
+
+
+async def test_cancel_between_segments_keeps_partial_data(bus: Bus, workers: WorkerPool, aggregator: Aggregator,
+                                                          settings: Settings) -> None:
+    await cancelled_load(bus, workers, settings)
     kept = SyntheticProvider(seed=3).fetch("EURUSD", "1h", JAN, "2024-01-22T00:00:00Z")  # three weekly segments
     pd.testing.assert_frame_equal(await read_back(settings, "EURUSD", "1h"), kept)
 
+
+async def test_a_resumed_full_load_skips_the_saved_segments(bus: Bus, workers: WorkerPool, aggregator: Aggregator,
+                                                            settings: Settings) -> None:
+    op_id, provider = await cancelled_load(bus, workers, settings)
     provider.gate.set()
-    await resume(bus, op.id)
-    done = await wait_record(bus, op.id, lambda r: r.status == "completed" and r.attempt == 2)
+    await resume(bus, op_id)
+    done = await wait_record(bus, op_id, lambda r: r.status == "completed" and r.attempt == 2)
     assert pd.Timestamp(done.result["start"]) == pd.Timestamp("2024-01-22T00:00:00Z"), "resumed at segment 4"
     assert provider.calls == 3 + 6  # the resumed attempt fetched only the six remaining weeks
     whole = SyntheticProvider(seed=3).fetch("EURUSD", "1h", JAN, "2024-03-04T00:00:00Z")
@@ -157,3 +168,29 @@ async def test_csv_source_and_bad_parameters(bus: Bus, workers: WorkerPool, aggr
 def test_parameter_errors_name_the_field(params: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         parse_params(params)
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_worker_process_refuses_without_ib_unless_allowed(bus: Bus, aggregator: Aggregator,
+                                                                settings: Settings, tmp_path: Path) -> None:
+    port = str(closed_port())
+    refused = spawn_worker_process(settings, "data", "data-noib", tmp_path, "--ib-port", port, "--ib-timeout", "1")
+    _, err = await asyncio.to_thread(refused.communicate, timeout=60)
+    assert refused.returncode == 1
+    assert f"IB Gateway unreachable at 127.0.0.1:{port}" in err.decode() and "--allow-no-ib" in err.decode()
+
+    op = await submit(bus, "data", "ib", {"symbol": "EURUSD", "timeframe": "1d", "source": "synthetic",
+                                          "mode": "full", "start": JAN, "end": FEB})
+    allowed = spawn_worker_process(settings, "data", "data-synthetic", tmp_path, "--ib-port", port,
+                                   "--ib-timeout", "1", "--allow-no-ib", "--burst")
+    record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=60)
+    _, err = await asyncio.to_thread(allowed.communicate, timeout=60)
+    assert record.status == "completed" and record.worker_id == "data-synthetic", record.error
+    assert allowed.returncode == 0 and "serving synthetic and csv loads only" in err.decode()
+    pd.testing.assert_frame_equal(await read_back(settings, "EURUSD", "1d"), synthetic(0, JAN, FEB, "1d"))
