@@ -9,6 +9,7 @@ import typer
 from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
 from ktrdr.cli import demo as demo_cmd
 from ktrdr.cli import models_cmd, nats_cmd, results_cmd, worker_cmd
+from ktrdr.cli import monitor_cmd
 from ktrdr.cli.common import State
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -27,6 +28,7 @@ app.add_typer(worker_cmd.app, name="worker")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(results_cmd.app, name="results")
 app.add_typer(models_cmd.app, name="models")
+app.command("monitor")(monitor_cmd.monitor)
 
 
 @app.callback()

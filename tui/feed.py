@@ -1,0 +1,141 @@
+"""The monitor's I/O: KV watches, heartbeats and history reads, through the client with direct fallbacks.
+
+Everything here works without a backend: the KV buckets and subjects are read directly, and the backend's
+endpoints are only preferred where they exist (metrics, cancel, resume).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from nats.js.errors import NotFoundError
+
+from ktrdr.backend.registry import WorkerRecord
+from ktrdr.client import KtrdrClient, NoBackend
+from ktrdr.errors import KtrdrError, ProtocolError
+from ktrdr.operations.record import OperationRecord
+from ktrdr.protocol.codec import decode, decode_event
+from ktrdr.protocol.messages import OperationEvent, OperationMetric, WorkerHeartbeat
+
+HISTORY_LIMIT = 500  # lifecycle/metric/log events read back when a detail view opens
+
+
+class Deleted(msgspec.Struct, frozen=True):
+    """A key that left a KV bucket."""
+
+    key: str
+
+
+async def _watch(client: KtrdrClient, bucket: str, type_: type) -> AsyncIterator[Any]:
+    """Every current value of a bucket, then every change (Deleted for removals)."""
+    kv = await client.bus.js.key_value(client.bus.names.bucket(bucket))
+    watcher = await kv.watchall()
+    try:
+        async for entry in watcher:
+            if entry is None:
+                continue  # end of the initial values
+            if entry.value is None or entry.operation in ("DEL", "PURGE"):
+                yield Deleted(entry.key)
+                continue
+            try:
+                yield decode(entry.value, type_)
+            except ProtocolError:
+                continue
+    finally:
+        await watcher.stop()
+
+
+def operation_records(client: KtrdrClient) -> AsyncIterator[OperationRecord | Deleted]:
+    """The operations bucket, watched."""
+    return _watch(client, "operations", OperationRecord)
+
+
+def worker_records(client: KtrdrClient) -> AsyncIterator[WorkerRecord | Deleted]:
+    """The workers bucket (the backend registry's view), watched."""
+    return _watch(client, "workers", WorkerRecord)
+
+
+async def heartbeats(client: KtrdrClient) -> AsyncIterator[WorkerHeartbeat]:
+    """Every worker heartbeat as it is published."""
+    sub = await client.bus.nc.subscribe(client.bus.names.heartbeat_all())
+    try:
+        async for msg in sub.messages:
+            try:
+                yield decode(msg.data, WorkerHeartbeat, subject=msg.subject)
+            except ProtocolError:
+                continue
+    finally:
+        await sub.unsubscribe()
+
+
+async def events(client: KtrdrClient, op_id: str | None = None) -> AsyncIterator[OperationEvent]:
+    """Live events of every operation (or one)."""
+    async for _subject, event in client.events(op_id):
+        yield event
+
+
+async def history(client: KtrdrClient, op_id: str, limit: int = HISTORY_LIMIT) -> list[OperationEvent]:
+    """One operation's stored lifecycle, metric and log events, oldest first (straight from the stream)."""
+    bus, out, seq = client.bus, [], 1
+    subject = bus.names.events_of(op_id)
+    while len(out) < limit:
+        try:
+            raw = await bus.js.get_msg(bus.names.events_stream, seq=seq, subject=subject, next=True)
+        except NotFoundError:
+            break
+        try:
+            out.append(decode_event(raw.data or b"", subject=raw.subject or ""))
+        except ProtocolError:
+            pass
+        seq = (raw.seq or seq) + 1
+    return out
+
+
+async def epoch_metrics(client: KtrdrClient, op_id: str) -> list[dict[str, Any]]:
+    """Metric values per epoch: the backend's endpoint, else the events stream read directly."""
+    try:
+        reply = await client.metrics(op_id, limit=1000)
+        return [m["values"] | {"_name": m.get("name", "epoch")} for m in reply["metrics"]]
+    except NoBackend:
+        found = await history(client, op_id, limit=2000)
+        return [e.values | {"_name": e.name} for e in found if isinstance(e, OperationMetric)]
+
+
+async def equity_curve(client: KtrdrClient, record: OperationRecord) -> list[float]:
+    """A backtest's equity curve from the results bucket ([] when it stored none)."""
+    if "result" not in record.artifacts:
+        return []
+    from ktrdr.backtesting import BacktestResult  # pandas: only when a backtest is opened
+    from ktrdr.bus.objects import load_result
+    from ktrdr.workers.backtest import RESULT_NAME
+
+    store = await client.bus.js.object_store(client.bus.names.bucket("results"))
+    try:
+        blob = await load_result(store, record.id, RESULT_NAME)
+    except KtrdrError:
+        return []
+    return BacktestResult.from_bytes(blob).equity.to_numpy().tolist()
+
+
+async def cancel(client: KtrdrClient, op_id: str, reason: str = "cancelled from the monitor") -> str:
+    """Cancel through the backend, else by a direct publish to the worker; says which."""
+    try:
+        await client.cancel(op_id, reason)
+        return "cancel requested"
+    except NoBackend:
+        await client.cancel_direct(op_id, reason)
+        return "cancel sent to the worker (no backend)"
+
+
+async def resume(client: KtrdrClient, op_id: str) -> str:
+    """Resume through the backend, else straight on the bus (the same compare-and-set)."""
+    try:
+        await client.resume(op_id)
+        return "resuming"
+    except NoBackend:
+        from ktrdr.operations.submit import resume as resume_direct
+
+        await resume_direct(client.bus, op_id)
+        return "resuming (no backend)"
