@@ -7,12 +7,16 @@ from ktrdr.operations.store import OperationNotFound
 from ktrdr.operations.transitions import IllegalTransition
 from ktrdr.protocol.api import ApiError
 
+MAX_MESSAGE = 1000
+
 
 class ApiFailure(KtrdrError):
     """Raised by endpoint code to reply with an error."""
 
     def __init__(self, code: int, error: str, message: str, *, field: str | None = None,
                  hint: str | None = None) -> None:
+        if len(message) > MAX_MESSAGE:  # messages may echo the request: a 1 MB value must not make a 1 MB reply
+            message = message[:MAX_MESSAGE] + " … (truncated)"
         super().__init__(message, hint=hint)
         self.code, self.error, self.field = code, error, field
 

@@ -85,7 +85,9 @@ class Backend:
                 failure = to_failure(exc)
                 if failure.code >= 500:
                     log.exception("endpoint %s failed", req.subject)
-                await req.respond_error(str(failure.code), failure.message, data=encode(failure.body()))
+                # the header is one line: a CR/LF echoed from the request would break the protocol
+                await req.respond_error(str(failure.code), " ".join(failure.message.split())[:300],
+                                        data=encode(failure.body()))
         return handle
 
     async def _every(self, period: float, job: Callable[[], Awaitable[Any]]) -> None:

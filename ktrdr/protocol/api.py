@@ -11,6 +11,8 @@ from ktrdr.protocol.messages import Wire
 Device = Literal["auto", "gpu", "cpu"]
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
+#: Ids become KV keys and subject tokens: an unchecked one (a dot, a space, a megabyte) broke the backend's connection.
+OperationId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$", max_length=200)]
 
 
 class StartDummy(Wire, frozen=True, kw_only=True):
@@ -21,7 +23,7 @@ class StartDummy(Wire, frozen=True, kw_only=True):
     fail_at: NonNegInt | None = None
     ignore_cancel: bool = False
     cpu_burn: bool = False
-    operation_id: str | None = None
+    operation_id: OperationId | None = None
 
 
 class StartTraining(Wire, frozen=True, kw_only=True):
@@ -34,7 +36,7 @@ class StartTraining(Wire, frozen=True, kw_only=True):
     end: str | None = None
     device: Device = "auto"
     model_name: str | None = None
-    operation_id: str | None = None
+    operation_id: OperationId | None = None
 
 
 class StartBacktest(Wire, frozen=True, kw_only=True):
@@ -50,7 +52,7 @@ class StartBacktest(Wire, frozen=True, kw_only=True):
     commission: float | None = None
     slippage: float | None = None
     position_size: float | None = None
-    operation_id: str | None = None
+    operation_id: OperationId | None = None
 
 
 class StartDataLoad(Wire, frozen=True, kw_only=True):
@@ -63,7 +65,7 @@ class StartDataLoad(Wire, frozen=True, kw_only=True):
     start: str | None = None
     end: str | None = None
     seed: int | None = None
-    operation_id: str | None = None
+    operation_id: OperationId | None = None
 
 
 class Step(Wire, frozen=True, kw_only=True):
@@ -82,7 +84,7 @@ class StartPipeline(Wire, frozen=True, kw_only=True):
 
     steps: list[Step]
     name: str = "pipeline"
-    operation_id: str | None = None
+    operation_id: OperationId | None = None
 
 
 class StartResearch(Wire, frozen=True, kw_only=True):
@@ -97,19 +99,19 @@ class StartResearch(Wire, frozen=True, kw_only=True):
     backtest_end: str | None = None
     device: Device = "auto"
     capital: float | None = None
-    operation_id: str | None = None
+    operation_id: OperationId | None = None
 
 
 class OperationRef(Wire, frozen=True, kw_only=True):
     """Names one operation."""
 
-    operation_id: str
+    operation_id: OperationId
 
 
 class CancelOperation(Wire, frozen=True, kw_only=True):
     """Cancel an operation (and its children)."""
 
-    operation_id: str
+    operation_id: OperationId
     reason: str = "cancelled by user"
 
 
@@ -126,7 +128,7 @@ class ListOperations(Wire, frozen=True, kw_only=True):
 class GetMetrics(Wire, frozen=True, kw_only=True):
     """Read an operation's metric events from `cursor` (a stream sequence; 0 = from the start)."""
 
-    operation_id: str
+    operation_id: OperationId
     cursor: int = 0
     limit: int = 200
 
