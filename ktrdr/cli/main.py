@@ -8,7 +8,7 @@ import typer
 
 from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
 from ktrdr.cli import demo as demo_cmd
-from ktrdr.cli import models_cmd, nats_cmd, results_cmd, worker_cmd
+from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, worker_cmd
 from ktrdr.cli import monitor_cmd
 from ktrdr.cli.common import State
 
@@ -25,6 +25,8 @@ for _name, _fn in (("follow", ops_cmd.follow_cmd), ("cancel", ops_cmd.cancel_cmd
     app.command(_name)(_fn)
 data_cmd.app.command("load")(start_cmd.data_load)
 app.add_typer(worker_cmd.app, name="worker")
+for _name in ("up", "down", "status"):
+    app.command(_name)(getattr(stack_cmd, _name))
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(results_cmd.app, name="results")
 app.add_typer(models_cmd.app, name="models")
