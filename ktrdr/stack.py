@@ -10,13 +10,14 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from ktrdr.bus.embedded import EmbeddedServer
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
+from ktrdr.errors import ConfigError
 from ktrdr.stack_probe import wait_ready
 from ktrdr.stack_state import Child, StackError, StackState, StateFile, proc_start_time, terminate_stack
 
@@ -30,7 +31,7 @@ class StackConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     training_workers: Count = 1
     dummy_workers: Count = 1
     data_worker: bool = False
-    training_pool: str = ""  # "" lets the worker choose (gpu when CUDA/MPS works, else cpu)
+    training_pool: Literal["", "gpu", "cpu"] = ""  # "": the worker picks gpu when CUDA/MPS works, else cpu
     port: int = 4222  # the embedded server's client port (a free one if taken; -1: any)
     monitor_port: int = 8222  # 0: no monitoring endpoint
     ready_timeout_s: float = 120.0
@@ -40,6 +41,15 @@ class StackConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         """Processes wanted per role."""
         return {"backend": 1, "backtest": self.backtest_workers, "training": self.training_workers,
                 "dummy": self.dummy_workers, "data": int(self.data_worker)}
+
+
+def stack_config(**options: Any) -> StackConfig:
+    """A validated StackConfig; a bad option raises ConfigError naming it."""
+    try:
+        return msgspec.convert(options, StackConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid stack option: {exc}", path=str(exc).rsplit("`", 2)[-2] if "`" in str(exc) else "",
+                          hint="see `ktrdr up --help`") from None
 
 
 def _args(role: str, ident: str, cfg: StackConfig) -> list[str]:
@@ -75,7 +85,7 @@ class Stack:
 
     def __init__(self, settings: Settings, config: StackConfig | None = None, **options: Any) -> None:
         self.settings = settings
-        self.config = config or msgspec.convert(options, StackConfig)
+        self.config = config or stack_config(**options)
         self.home = settings.home_path
         self.state_file = StateFile(self.home)
         self.server = EmbeddedServer(self.home)
@@ -100,18 +110,19 @@ class Stack:
         plan = self._missing(state.children)
         if not plan:
             return
-        bus = await Bus.open(self.settings, self.url, name="ktrdr-stack", setup=True)
         try:
-            env = child_env(self.settings, self.url)
-            for name, role in plan:
-                self.mine[name] = self._spawn(name, role, env)
-            self._record()
-            await wait_ready(bus, self.mine, self.config.ready_timeout_s)
+            bus = await Bus.open(self.settings, self.url, name="ktrdr-stack", setup=True)
+            try:
+                env = child_env(self.settings, self.url)
+                for name, role in plan:
+                    self.mine[name] = self._spawn(name, role, env)
+                self._record()
+                await wait_ready(bus, self.mine, self.config.ready_timeout_s)
+            finally:
+                await bus.close()  # before a failure stops the server under it
         except BaseException:
             await self._stop_mine()
             raise
-        finally:
-            await bus.close()
 
     def _server_up(self) -> StackState | None:
         """Ensure the server; returns the recorded state (if any)."""

@@ -33,13 +33,16 @@ def up(ctx: typer.Context,
        detach: bool = typer.Option(False, "--detach", "-d", help="Return once ready; `ktrdr down` stops it."),
        ) -> None:
     """Start the embedded nats-server, one backend and workers; Ctrl-C (or `ktrdr down` with --detach) stops them."""
-    from ktrdr.stack import Stack, StackConfig
+    from ktrdr.errors import KtrdrError
+    from ktrdr.stack import Stack
 
     st = state(ctx)
-    config = StackConfig(backtest_workers=backtest_workers, training_workers=training_workers,
-                         dummy_workers=dummy_workers, data_worker=data_worker, training_pool=training_pool or "",
-                         port=port, monitor_port=monitor_port, ready_timeout_s=ready_timeout)
-    stack = Stack(st.settings, config)
+    try:
+        stack = Stack(st.settings, backtest_workers=backtest_workers, training_workers=training_workers,
+                      dummy_workers=dummy_workers, data_worker=data_worker, training_pool=training_pool or "",
+                      port=port, monitor_port=monitor_port, ready_timeout_s=ready_timeout)
+    except KtrdrError as exc:
+        fail(exc.message, exc.hint)
     code = run(lambda: _detached(stack, st) if detach else _foreground(stack, st))
     if code:
         raise typer.Exit(code)
