@@ -6,13 +6,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from ktrdr.protocol.messages import Wire
+from ktrdr.protocol.messages import Token, Wire
 
 Device = Literal["auto", "gpu", "cpu"]
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
-#: Ids become KV keys and subject tokens: an unchecked one (a dot, a space, a megabyte) broke the backend's connection.
-OperationId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$", max_length=200)]
+OperationId = Token  # a KV key and subject token: an unchecked one (a dot, a megabyte) broke the connection
 
 
 class StartDummy(Wire, frozen=True, kw_only=True):

@@ -42,6 +42,8 @@ def decode(data: bytes | bytearray | memoryview | str, type_: type[T] | Any, *, 
         raise _protocol_error(str(exc), subject) from None
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"not valid JSON: {exc}", path="$", subject=subject) from None
+    except RecursionError:  # msgspec's answer to deep nesting in an Any-typed field: a bad message, not a crash
+        raise ProtocolError("JSON nested too deeply", path="$", subject=subject) from None
 
 
 def _protocol_error(text: str, subject: str) -> ProtocolError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -11,6 +11,11 @@ import msgspec
 def now_ns() -> int:
     """Wall-clock time in nanoseconds since the epoch (what every message carries)."""
     return time.time_ns()
+
+
+#: An id or name that becomes a subject token or KV key. Unchecked, a hostile 1 MB id made a reader's next
+#: KV call exceed the server's control line, and nats-py closes such a connection for good.
+Token = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$", max_length=200)]
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
@@ -49,9 +54,9 @@ WorkerStatus = Literal["idle", "busy", "draining", "stopped"]
 class WorkerHeartbeat(Wire, frozen=True, kw_only=True):
     """Published on `heartbeat.<kind>.<worker_id>` every interval, and once with status `stopped`."""
 
-    worker_id: str
-    kind: str
-    pool: str
+    worker_id: Token
+    kind: Token
+    pool: Token
     status: WorkerStatus = "idle"
     capacity: int = 1
     running: list[str] = []
@@ -69,7 +74,7 @@ class WorkerHeartbeat(Wire, frozen=True, kw_only=True):
 class WorkOrder(Wire, frozen=True, kw_only=True):
     """One unit of work on `work.<op_type>.<pool>`; Nats-Msg-Id is `<operation_id>-<attempt>`."""
 
-    operation_id: str
+    operation_id: Token
     type: str
     pool: str
     attempt: int = 1
@@ -90,7 +95,7 @@ class CancelRequest(Wire, frozen=True, kw_only=True):
 class EventBase(Wire, frozen=True, kw_only=True, tag_field="event"):
     """Fields every operation event carries; `seq` counts per attempt."""
 
-    operation_id: str
+    operation_id: Token
     attempt: int = 1
     seq: int = 0
     ts: int = 0

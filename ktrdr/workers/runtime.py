@@ -213,7 +213,7 @@ def _loose_id(data: bytes) -> str | None:
     """Best-effort operation id from a body that failed strict decoding."""
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting is garbage too, not a crash
         return None
     op_id = value.get("operation_id") if isinstance(value, dict) else None
     return op_id if isinstance(op_id, str) and op_id else None
