@@ -11,6 +11,13 @@ import typer
 from ktrdr.cli.common import State, emit, fail, run, state
 
 WORKERS = dict(min=0, show_default=True)
+JSON = typer.Option(False, "--json", help="Machine-readable output (same as `ktrdr --json …`).")
+
+
+def _state(ctx: typer.Context, as_json: bool) -> State:
+    st = state(ctx)
+    st.as_json = st.as_json or as_json
+    return st
 
 
 def up(ctx: typer.Context,
@@ -31,12 +38,12 @@ def up(ctx: typer.Context,
        ready_timeout: float = typer.Option(120.0, "--ready-timeout", envvar="KTRDR_READY_TIMEOUT_S",
                                            help="Seconds to wait for every process to be ready."),
        detach: bool = typer.Option(False, "--detach", "-d", help="Return once ready; `ktrdr down` stops it."),
-       ) -> None:
+       as_json: bool = JSON) -> None:
     """Start the embedded nats-server, one backend and workers; Ctrl-C (or `ktrdr down` with --detach) stops them."""
     from ktrdr.errors import KtrdrError
     from ktrdr.stack import Stack
 
-    st = state(ctx)
+    st = _state(ctx, as_json)
     try:
         stack = Stack(st.settings, backtest_workers=backtest_workers, training_workers=training_workers,
                       dummy_workers=dummy_workers, data_worker=data_worker, training_pool=training_pool or "",
@@ -58,33 +65,42 @@ async def _detached(stack: Any, st: State) -> int:
 
 async def _foreground(stack: Any, st: State) -> int:
     await stack.start()  # Ctrl-C while starting cancels this task: start() stops what it had started
-    emit(st, stack.summary(), lambda: _print_summary(stack.summary()))
-    if not stack.mine:
-        typer.echo("everything asked for already runs (started elsewhere): nothing to supervise here")
-        return 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the summary: a reader may signal as soon as it sees it
         loop.add_signal_handler(sig, stop.set)
-    typer.echo("running in the foreground: Ctrl-C stops everything this command started", err=True)
-    stopper, exited = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(stack.exited())
-    await asyncio.wait({stopper, exited}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
-    if exited.done():
-        child = exited.result()
-        if await stack.recorded(child):
-            typer.secho(f"error: {child.name} (pid {child.pid}) exited; see {child.log}", fg="red", err=True)
-            typer.echo("hint: fix what its log says, then run `ktrdr up` again; stopping the rest", err=True)
-            code = 1
-        else:
-            typer.echo("the stack was stopped from another shell (`ktrdr down`)", err=True)
-    else:
-        typer.echo("stopping (Ctrl-C)…", err=True)
-    stopper.cancel()
-    exited.cancel()
-    stopped = await stack.stop()
-    typer.echo(f"stopped: {', '.join(stopped) or 'nothing left running'}", err=True)
+    try:
+        emit(st, stack.summary(), lambda: _print_summary(stack.summary()))
+        if not stack.mine:
+            typer.echo("everything asked for already runs (started elsewhere): nothing to supervise here")
+            return 0
+        typer.echo("running in the foreground: Ctrl-C stops everything this command started", err=True)
+        code = await _supervise(stack, stop)
+    finally:
+        stopped = await stack.stop()
+        typer.echo(f"stopped: {', '.join(stopped) or 'nothing left running'}", err=True)
     return code
+
+
+async def _supervise(stack: Any, stop: asyncio.Event) -> int:
+    """Until Ctrl-C/SIGTERM or a child's exit; 1 when a child died on its own."""
+    stopper, exited = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(stack.exited())
+    try:
+        await asyncio.wait({stopper, exited}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        exited.cancel()
+    if not exited.done() or exited.cancelled():
+        typer.echo("stopping (Ctrl-C)…", err=True)
+        return 0
+    child = exited.result()
+    if not await stack.recorded(child):
+        typer.echo("the stack was stopped from another shell (`ktrdr down`)", err=True)
+        return 0
+    typer.secho(f"error: {child.name} (pid {child.pid}) exited; see {child.log}", fg="red", err=True)
+    typer.echo("hint: fix what its log says, then run `ktrdr up` again; stopping the rest", err=True)
+    return 1
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -137,14 +153,14 @@ def down(ctx: typer.Context,
              hint="stop them by hand (kill -9 PID), then run `ktrdr down` again")
 
 
-def status(ctx: typer.Context) -> None:
+def status(ctx: typer.Context, as_json: bool = JSON) -> None:
     """The server, the backends (health), workers per pool, operation counts and the stack's processes."""
     from ktrdr.bus.embedded import EmbeddedServer
     from ktrdr.bus.resolve import resolve_url
     from ktrdr.stack_probe import status_report
     from ktrdr.stack_state import StateFile
 
-    st = state(ctx)
+    st = _state(ctx, as_json)
     home = st.settings.home_path
     recorded = StateFile(home).read()
     embedded = EmbeddedServer(home).running()

@@ -81,13 +81,15 @@ def test_up_detached_status_dummy_reuse_down(tmp_path: Path) -> None:
         assert {c.role for c in state.children} == {"backend", "dummy"}
         for child in state.children:
             assert str(child.pid) in up.stdout and Path(child.log).is_file()
-        status = ktrdr(env, "--json", "status")
+        status = ktrdr(env, "status", "--json")
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         idents = {c.role: c.ident for c in state.children}
         assert report["server"]["reachable"] and report["server"]["url"] == state.url
         assert [b["backend_id"] for b in report["backends"]] == [idents["backend"]]
         assert {"worker_id": idents["dummy"], "status": "available", "running": []} in report["pools"]["dummy/cpu"]
+        human = ktrdr(env, "status")
+        assert human.returncode == 0 and idents["backend"] in human.stdout and "dummy/cpu" in human.stdout
         record = asyncio.run(run_dummy(state.url, env["KTRDR_NAMESPACE"]))
         assert record.status == "completed" and record.worker_id == idents["dummy"]
         _reuse_and_top_up(tmp_path, env, state)
@@ -135,6 +137,22 @@ def test_foreground_up_stops_everything_on_sigint(tmp_path: Path) -> None:
     assert "Ctrl-C stops everything" in err and "stopped: " in err
     assert all(not alive(c.pid) for c in state.children)
     assert not alive(state.server_pid) and StateFile(tmp_path).read() is None
+
+
+def test_foreground_up_stops_the_rest_when_a_child_dies(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "ktrdr", "up", *ONE_DUMMY], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _read_until(proc, "ready in", timeout=60)
+        state = recorded(tmp_path)
+        dummy = next(c for c in state.children if c.role == "dummy")
+        os.kill(dummy.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=40)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1 and f"dummy-1 (pid {dummy.pid}) exited; see {dummy.log}" in err
+    assert all(not alive(c.pid) for c in state.children) and not alive(state.server_pid)
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
