@@ -104,7 +104,7 @@ class Stack:
         self.start_s = time.monotonic() - t0
 
     async def _start_locked(self) -> None:
-        previous = self._server_up()
+        previous = await self._server_up()
         state = self._live_state(previous)
         self.reused = list(state.children)
         plan = self._missing(state.children)
@@ -124,12 +124,13 @@ class Stack:
             await self._stop_mine()
             raise
 
-    def _server_up(self) -> StackState | None:
+    async def _server_up(self) -> StackState | None:
         """Ensure the server; returns the recorded state (if any)."""
         previous = self.state_file.read()
         if self.settings.nats_url:
             return previous
-        handle, self.started_server = self.server.up(port=self.config.port, monitor_port=self.config.monitor_port)
+        handle, self.started_server = await asyncio.to_thread(self.server.up, port=self.config.port,
+                                                              monitor_port=self.config.monitor_port)
         self.url = handle.url
         self.server_pid = handle.pid
         return previous

@@ -107,7 +107,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     from ktrdr.cli.render import console
 
     server = summary["server"]
-    how = ("external (KTRDR_NATS_URL)" if server["external"] else
+    how = ("external: KTRDR_NATS_URL" if server["external"] else
            f"embedded, pid {server['pid']}, {'started now' if server['started_now'] else 'already running'}")
     console.print(f"nats-server  [bold]{summary['url']}[/] ({how})", soft_wrap=True)
     if server["log"]:
