@@ -1,0 +1,175 @@
+"""Load on one backend process: 1,000 simulated workers heartbeating at 1 Hz, and 20,000 progress events/s into
+the aggregator, each beside the bare nats-py mechanism measured in the same run.
+
+Run: .venv/bin/python bench/bench_load.py [--workers 1000] [--rate 20000] [--seconds 10] [--ops 200]
+The backend (`python -m ktrdr backend`) runs as a subprocess; its CPU time comes from /proc/<pid>/stat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import pct  # noqa: E402
+from ktrdr.backend.registry import WorkerRecord  # noqa: E402
+from ktrdr.bus.handle import Bus  # noqa: E402
+from ktrdr.config import Settings  # noqa: E402
+from ktrdr.operations.record import new_record  # noqa: E402
+from ktrdr.protocol.codec import decode, encode  # noqa: E402
+from ktrdr.protocol.messages import OperationProgress, WorkerHeartbeat  # noqa: E402
+from tests.chaos.procs import Child, ServerProc, ktrdr_env  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+async def paced(total_per_s: int, seconds: float, send) -> int:  # type: ignore[no-untyped-def]
+    """Call `send(i)` total_per_s times a second in 10 ms ticks; returns how many were sent."""
+    t0, sent, per_tick = time.monotonic(), 0, max(1, total_per_s // 100)
+    while (now := time.monotonic()) - t0 < seconds:
+        for _ in range(per_tick):
+            send(sent)
+            sent += 1
+        await asyncio.sleep(max(0.0, t0 + sent / total_per_s - time.monotonic()))
+        _ = now
+    return sent
+
+
+async def heartbeats(bus: Bus, backend_pid: int, workers: int, seconds: float) -> None:
+    """1 Hz beats from `workers` ids; the backend's CPU share and the age of each worker's newest beat in KV."""
+    n, kv = bus.names, await bus.js.key_value(bus.names.bucket("workers"))
+    beats = [encode(WorkerHeartbeat(worker_id=f"sim-{i:05d}", kind="dummy", pool="cpu", interval_s=1.0))
+             for i in range(workers)]
+    subjects = [n.heartbeat("dummy", f"sim-{i:05d}") for i in range(workers)]
+    seen: dict[str, int] = {}
+    watcher = await kv.watchall()
+
+    async def mirror() -> None:
+        while True:
+            entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
+            if entry is not None and entry.value:
+                seen[entry.key] = decode(entry.value, WorkerRecord).last_seen
+
+    task = asyncio.create_task(mirror())
+    c0, t0 = cpu_s(backend_pid), time.monotonic()
+    ages: list[float] = []
+
+    def send(i: int) -> None:
+        asyncio.ensure_future(bus.nc.publish(subjects[i % workers], beats[i % workers]))
+        if i % 500 == 0 and len(seen) == workers:
+            now = time.time_ns()
+            ages.extend((now - v) / 1e9 for v in seen.values())
+
+    sent = await paced(workers, seconds, send)
+    share = (cpu_s(backend_pid) - c0) / (time.monotonic() - t0)
+    task.cancel()
+    print(f"heartbeats {workers} workers at 1 Hz for {seconds:.0f}s ({sent} beats): backend CPU {share:6.1%} of one core;"
+          f" registered {len(seen)}")
+    if ages:
+        print(f"heartbeats age of newest beat in the workers KV: p50 {pct(ages, 50):.2f}s  p99 {pct(ages, 99):.2f}s"
+              f"  max {max(ages):.2f}s (a worker is 'unavailable' after 3 intervals = 3s)")
+
+
+async def bare_kv_puts(bus: Bus, count: int) -> float:
+    """Baseline: the registry's write mechanism alone, `count` KV puts (100 in flight); puts/s."""
+    kv = await bus.js.key_value(bus.names.bucket("workers"))
+    body = b"x" * 400
+    t0 = time.perf_counter()
+    for start in range(0, count, 100):
+        await asyncio.gather(*(kv.put(f"bare-{i % 1000}", body) for i in range(start, start + 100)))
+    return count / (time.perf_counter() - t0)
+
+
+async def progress(bus: Bus, ops: int, rate: int, seconds: float) -> None:
+    """`rate` progress events/s over `ops` running operations; event → KV latency seen through a KV watch."""
+    records = [msgspec.structs.replace(new_record("dummy", "cpu", {}), status="running", attempt=1)
+               for _ in range(ops)]
+    await asyncio.gather(*(bus.ops.create(r) for r in records))
+    sent_at: dict[tuple[str, int], float] = {}
+    lat: list[float] = []
+    watcher = await bus.ops.kv.watchall()
+
+    async def watch() -> None:
+        while True:
+            entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
+            if entry is not None and entry.value:
+                r = msgspec.json.decode(entry.value)
+                if (t := sent_at.get((r["id"], r["progress_seq"]))) is not None:
+                    lat.append(time.perf_counter() - t)
+
+    task = asyncio.create_task(watch())
+
+    def send(i: int) -> None:
+        r, seq = records[i % ops], i // ops + 1
+        sent_at[(r.id, seq)] = time.perf_counter()
+        ev = OperationProgress(operation_id=r.id, attempt=1, seq=seq, percentage=float(seq % 100))
+        asyncio.ensure_future(bus.nc.publish(bus.names.event(r.id, "progress"), encode(ev)))
+
+    t0 = time.monotonic()
+    sent = await paced(rate, seconds, send)
+    achieved = sent / (time.monotonic() - t0)
+    await asyncio.sleep(2.0)  # let the last fold land before reading the figures
+    task.cancel()
+    print(f"progress   offered {rate}/s, published {achieved:8.0f}/s over {ops} operations; KV writes seen "
+          f"{len(lat)} ({len(lat) / seconds:.0f}/s, latest-wins coalescing)")
+    if lat:
+        print(f"progress   event → KV record: p50 {pct(lat, 50) * 1e3:7.1f} ms  p99 {pct(lat, 99) * 1e3:7.1f} ms")
+
+
+async def bare_pubsub(bus: Bus, rate: int, seconds: float) -> None:
+    """Baseline: the same publish rate to a plain subscriber; publish → callback latency."""
+    lat: list[float] = []
+
+    async def on_msg(msg) -> None:  # type: ignore[no-untyped-def]
+        lat.append(time.perf_counter() - float(msg.data))
+
+    sub = await bus.nc.subscribe("bare.progress", cb=on_msg)
+    sent = await paced(rate, seconds, lambda i: asyncio.ensure_future(
+        bus.nc.publish("bare.progress", str(time.perf_counter()).encode())))
+    await asyncio.sleep(1.0)
+    await sub.unsubscribe()
+    print(f"progress   bare pub→sub at {rate}/s: received {len(lat)}/{sent}; p50 {pct(lat, 50) * 1e3:7.1f} ms  "
+          f"p99 {pct(lat, 99) * 1e3:7.1f} ms")
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Server, backend subprocess, then the four measurements."""
+    root = Path(tempfile.mkdtemp(prefix="ktrdr-load-"))
+    server = ServerProc(root)
+    settings = Settings(nats_url=server.url, namespace="load", home=str(root / "home"), heartbeat_s=1.0)
+    bus = await Bus.open(settings, setup=True)
+    backend = Child("load-backend", ["backend"], ktrdr_env(settings, root / "home"), root / "backend.log")
+    try:
+        await asyncio.sleep(3.0)  # the backend imports and binds (its log says when)
+        await heartbeats(bus, backend.proc.pid, args.workers, args.seconds)
+        print(f"heartbeats bare KV put rate (the registry's write): {await bare_kv_puts(bus, 5000):8.0f} puts/s "
+              f"vs {args.workers} beats/s needed")
+        await bare_pubsub(bus, args.rate, min(5.0, args.seconds))
+        await progress(bus, args.ops, args.rate, args.seconds)
+    finally:
+        backend.terminate()
+        await bus.close()
+        server.close()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--workers", type=int, default=1000)
+    ap.add_argument("--rate", type=int, default=20000)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--ops", type=int, default=200)
+    asyncio.run(main(ap.parse_args()))
