@@ -30,7 +30,7 @@ def main() -> None:
     every = 1.0
     cfg = ChaosConfig(ops=args.ops, kills=args.kills, workers=args.workers, seed=args.seed, steps=args.steps,
                       kill_every_s=every, backend_restart_at=every * args.kills / 3,
-                      server_restart_at=every * args.kills * 2 / 3, settle_timeout_s=300.0)
+                      server_restart_at=every * args.kills * 2 / 3, settle_timeout_s=60.0)
     root = Path(tempfile.mkdtemp(prefix="ktrdr-chaos-"))
     report = asyncio.run(run_chaos(cfg, root))
     print(f"chaos      {report.ops} operations, {report.kills} worker SIGKILLs, {report.backend_restarts} backend "
@@ -41,6 +41,9 @@ def main() -> None:
           f"completed twice {report.double_completions}  workers exited on their own {report.worker_exits}")
     for cause, count in sorted(report.rerun_causes.items(), key=lambda kv: -kv[1]):
         print(f"chaos      re-run cause: {count:4d} x {cause}")
+    for op_id, state in report.lost_states.items():
+        killed = " (killed)" if state.rsplit(" ", 1)[-1] in report.killed else ""
+        print(f"chaos      never ended {op_id}: {state}{killed}")
     for op_id, error in report.failures.items():
         print(f"chaos      failed {op_id}: {error}")
     print(f"chaos      logs in {root}")

@@ -63,6 +63,8 @@ class ChaosReport(msgspec.Struct, kw_only=True):
     server_restarts: int = 0
     rerun_causes: dict[str, int] = {}
     failures: dict[str, str] = {}
+    lost_states: dict[str, str] = {}
+    killed: list[str] = []
     elapsed_s: float = 0.0
 
 
@@ -187,7 +189,10 @@ async def run_chaos(cfg: ChaosConfig, root: Path) -> ChaosReport:
             await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
             await act(stack, cfg, rng, action)
         await wait_backend(bus)  # the restarted backend serves again
-        records = await wait_all_terminal(bus, ids, timeout=cfg.settle_timeout_s)
+        try:
+            records = await wait_all_terminal(bus, ids, timeout=cfg.settle_timeout_s)
+        except TimeoutError:  # some never ended: account for them as lost, with their last state
+            records = {i: r for i in ids if (r := await bus.ops.find(i)) is not None}
         report = await account(bus, ids, records, stack)
         report.elapsed_s = round(time.monotonic() - t0, 1)
         return report
@@ -224,7 +229,8 @@ def rerun_cause(record: OperationRecord, workers: dict[int, str], stack: Stack) 
 async def account(bus: Bus, ids: list[str], records: dict[str, OperationRecord], stack: Stack) -> ChaosReport:
     """Count outcomes, re-runs with their causes, and operations that completed more than once."""
     report = ChaosReport(ops=len(ids), kills=len(stack.killed), backend_restarts=stack.backend_lives - 1,
-                         server_restarts=stack.server.restarts, worker_exits=len(stack.exited))
+                         server_restarts=stack.server.restarts, worker_exits=len(stack.exited),
+                         killed=sorted(stack.killed))
     n = bus.names
     info = await bus.js.stream_info(n.events_stream, subjects_filter=f"{n.ns}.ops.*.completed")
     completions = info.state.subjects or {}
@@ -233,6 +239,7 @@ async def account(bus: Bus, ids: list[str], records: dict[str, OperationRecord],
         r = records.get(op_id)
         if r is None or not r.terminal:
             report.lost += 1
+            report.lost_states[op_id] = f"{r.status} attempt {r.attempt} on {r.worker_id}" if r else "missing"
             continue
         setattr(report, r.status, getattr(report, r.status) + 1)
         if r.status == "failed" and r.error is not None:
