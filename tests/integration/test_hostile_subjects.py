@@ -7,6 +7,7 @@ import pytest
 
 from ktrdr.bus.handle import Bus
 from ktrdr.client import KtrdrClient
+from ktrdr.operations.record import new_record
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import OperationProgress, WorkerHeartbeat, WorkOrder
 from tests.chaos.payloads import HUGE, fuzz, hostile, sample
@@ -53,9 +54,12 @@ async def test_hostile_messages_leave_backend_worker_and_operations_unharmed(bus
     await fuzz_core(bus, n.event(inflight, "progress"), OperationProgress)
     for kind in ("started", "metric", "log", "completed", "failed", "cancelled"):
         await fuzz_stream(bus, n.event(inflight, kind), OperationProgress)
-    # well-formed but oversized: folding it would make a record too big for the KV bucket
-    await bus.nc.publish(n.event(inflight, "progress"), encode(OperationProgress(
-        operation_id=inflight, attempt=1, seq=10**9, current_item="x" * (HUGE // 2), current_step="y" * (HUGE // 2))))
+    # well-formed but oversized, for a running record of its own (well-formed events are trusted by design):
+    # folding it makes a record at or past the KV bucket's limit, and the aggregator must live on either way
+    bloated = msgspec.structs.replace(new_record("dummy", "cpu", {}), status="running", attempt=1)
+    await bus.ops.create(bloated)
+    await bus.nc.publish(n.event(bloated.id, "progress"), encode(OperationProgress(
+        operation_id=bloated.id, attempt=1, seq=1, current_item="x" * (HUGE // 2), current_step="y" * (HUGE // 2))))
     await fuzz_stream(bus, n.work("dummy", "cpu"), WorkOrder)
     await fuzz_core(bus, n.cancel(victim), WorkOrder)  # garbled cancels still mean cancel: the victim stops
 
