@@ -10,6 +10,7 @@ from ktrdr.bus.handle import Bus
 from ktrdr.errors import ProtocolError
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.codec import decode
+from ktrdr.bus.tasks import stop_tasks
 
 log = logging.getLogger("ktrdr.backend.index")
 Listener = Callable[[OperationRecord], Awaitable[None]]
@@ -34,8 +35,7 @@ class OperationsIndex:
     async def stop(self) -> None:
         """Stop watching."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_tasks([self._task])
 
     async def _run(self, watcher) -> None:  # type: ignore[no-untyped-def]
         try:

@@ -16,6 +16,7 @@ from ktrdr.bus.handle import Bus
 from ktrdr.errors import ProtocolError
 from ktrdr.protocol.codec import decode, encode
 from ktrdr.protocol.messages import GpuInfo, WorkerCounters, WorkerHeartbeat
+from ktrdr.bus.tasks import stop_tasks
 
 log = logging.getLogger("ktrdr.registry")
 RegistryStatus = Literal["available", "busy", "unavailable", "stuck", "stopped"]
@@ -87,9 +88,7 @@ class Registry:
         """Stop listening."""
         if self._sub is not None:
             await self._sub.unsubscribe()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
 
     async def _on_beat(self, msg: Msg) -> None:
         try:

@@ -24,6 +24,7 @@ from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
 from ktrdr.protocol.api import ENDPOINTS
 from ktrdr.protocol.codec import decode, encode
+from ktrdr.bus.tasks import stop_tasks
 
 log = logging.getLogger("ktrdr.backend")
 VERSION = "0.1.0"
@@ -115,9 +116,7 @@ class Backend:
 
     async def stop(self) -> None:
         """Stop answering and folding; nothing is lost (durable consumers keep the rest)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
         parts = [self._service.stop() if self._service else None, self.dead.stop(), self.aggregator.stop(),
                  self.index.stop(), self.registry.stop() if self.registry else None]
         for part in parts:

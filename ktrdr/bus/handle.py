@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
 from nats.aio.client import Client
@@ -14,6 +16,8 @@ from ktrdr.config import Settings
 from ktrdr.errors import BusError
 from ktrdr.operations.store import OperationStore
 from ktrdr.protocol.subjects import Names
+
+log = logging.getLogger("ktrdr.bus")
 
 
 @dataclass
@@ -51,7 +55,14 @@ class Bus:
             await nc.close()
             raise
 
-    async def close(self) -> None:
-        """Drain and close the connection."""
+    async def close(self, timeout: float = 5.0) -> None:
+        """Drain (flushing pending acks and publishes) and close; a drain that stalls is cut short."""
+        if self.nc.is_closed:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self.nc.drain()
+        except Exception as exc:  # a stalled or failed drain must not hang a shutdown
+            log.debug("drain failed (%s); closing", exc)
         if not self.nc.is_closed:
-            await self.nc.drain()
+            await self.nc.close()

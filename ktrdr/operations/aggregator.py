@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.tasks import stop_tasks
 from ktrdr.errors import ProtocolError
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.record import OperationRecord, Progress
@@ -80,9 +81,7 @@ class Aggregator:
 
     async def stop(self) -> None:
         """Stop folding (unacked messages wait for the next aggregator)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
         self._tasks.clear()
         for psub in self._subs:
             if not self.bus.nc.is_closed:

@@ -22,6 +22,7 @@ from ktrdr.protocol.messages import (
 )
 from ktrdr.workers.context import Handler, OperationContext
 from ktrdr.workers.pump import ProgressPump
+from ktrdr.bus.tasks import stop_tasks
 
 if TYPE_CHECKING:
     from ktrdr.workers.runtime import Worker
@@ -52,6 +53,7 @@ class Execution:
         self.reporter = ProgressReporter()
         self._seq = 0
         self._sub: Any = None
+        self._done = asyncio.Event()
         self.abandoned = False
 
     async def listen(self) -> None:
@@ -102,12 +104,17 @@ class Execution:
         try:
             outcome = await self._wait(_in_thread(self.worker.threads, self.handler, ctx))
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            pump.stop()
+            self._done.set()
+            await self._join(tasks)
             await self.close()
         await pump.flush()
         await self._settle(outcome, ctx)
+
+    async def _join(self, tasks: list[asyncio.Task]) -> None:
+        """Wait for the helper tasks to see their stop flags; cancel any that do not within a few seconds."""
+        _, late = await asyncio.wait(tasks, timeout=5.0)
+        await stop_tasks(late)
 
     async def _wait(self, fut: concurrent.futures.Future) -> Any:
         """The handler's result or exception; after cancel, give it `grace_s` before abandoning it."""
@@ -146,8 +153,13 @@ class Execution:
     async def _keepalive(self) -> None:
         """Tell JetStream we are alive (AckWait stays short) and pick up cancel intent stored in KV."""
         period = max(0.2, self.worker.bus.settings.ack_wait_s / 3)
-        while True:
-            await asyncio.sleep(period)
+        while not self._done.is_set():
+            try:
+                async with asyncio.timeout(period):
+                    await self._done.wait()
+                return
+            except TimeoutError:
+                pass
             try:
                 await self.msg.in_progress()
                 record = await self.worker.bus.ops.find(self.op_id)
@@ -188,10 +200,10 @@ class Execution:
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> None:
         """Durable terminal event first, then the record (the aggregator would get there too)."""
         await self.publish(event)
+        self.worker.counters[counter] += 1  # counted before the record says so, so readers never see less
         hint = (self.record, self.revision) if self.record is not None and self.revision else None
         await persist(lambda: tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint),
                       f"record {self.op_id}")
-        self.worker.counters[counter] += 1
 
     async def _requeue(self, message: str, level: str, delay_s: float, error: ErrorInfo | None = None) -> None:
         """Back to pending and nak, so this or another worker claims it as a new attempt."""

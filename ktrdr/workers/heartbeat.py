@@ -9,6 +9,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from ktrdr.bus.tasks import stop_tasks
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import Capabilities, GpuInfo, WorkerCounters, WorkerHeartbeat
 
@@ -74,8 +75,7 @@ class Heartbeater:
     async def stop(self) -> None:
         """Stop beating and say `stopped`."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await stop_tasks([self._task])
         try:
             await self.beat("stopped")
             await self.worker.bus.nc.flush(timeout=2)

@@ -25,6 +25,7 @@ class ProgressPump:
         self._changed = asyncio.Event()
         self._urgent = asyncio.Event()
         self._signalled = False
+        self._stopped = False
         self._last = 0.0
         reporter._on_change = self.notify  # the reporter calls this from the operation's thread
 
@@ -43,18 +44,26 @@ class ProgressPump:
             self._urgent.set()
 
     async def run(self) -> None:
-        """Publish until cancelled."""
-        while True:
+        """Publish until stop(); a flag, not task.cancel(): a cancel can be lost inside a finishing await (3.11)."""
+        while not self._stopped:
             await self._changed.wait()
             self._changed.clear()
             delay = self._last + self._interval - time.monotonic()
-            if delay > 0 and not self._urgent.is_set():
-                try:  # throttle window; a step change or metric ends it early
-                    await asyncio.wait_for(self._urgent.wait(), delay)
-                except asyncio.TimeoutError:
+            if delay > 0 and not self._urgent.is_set() and not self._stopped:
+                try:  # throttle window; a step change, a metric or stop() ends it early
+                    async with asyncio.timeout(delay):
+                        await self._urgent.wait()
+                except TimeoutError:
                     pass
             self._urgent.clear()
-            await self.flush()
+            if not self._stopped:
+                await self.flush()
+
+    def stop(self) -> None:
+        """End run() at its next wake-up (now); the caller flushes what is left."""
+        self._stopped = True
+        self._changed.set()
+        self._urgent.set()
 
     async def flush(self) -> None:
         """Publish whatever the reporter holds now (metrics and logs first, in order, durably)."""

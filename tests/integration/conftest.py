@@ -55,7 +55,13 @@ class WorkerPool:
         """Stop every worker and close its connection."""
         for worker, task, b in self.items:
             worker.stop()
-            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)
+            try:
+                await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
+            except TimeoutError:
+                import sys
+                for t in asyncio.all_tasks():
+                    t.print_stack(file=sys.stderr)
+                raise
             await b.close()
 
 
