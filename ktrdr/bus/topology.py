@@ -43,8 +43,9 @@ def stream_configs(n: Names, s: Settings) -> list[StreamConfig]:
         StreamConfig(name=n.events_stream, subjects=n.lifecycle_subjects(), retention=RetentionPolicy.LIMITS,
                      storage=StorageType.FILE, num_replicas=r, max_age=s.events_max_age_days * DAY,
                      duplicate_window=120.0, description="operation lifecycle, metric and log events"),
+        # file, not memory: a restarted server must still have the stream and the aggregator's consumer
         StreamConfig(name=n.progress_stream, subjects=n.progress_subjects(), retention=RetentionPolicy.LIMITS,
-                     storage=StorageType.MEMORY, num_replicas=r, max_msgs_per_subject=1, max_age=DAY,
+                     storage=StorageType.FILE, num_replicas=r, max_msgs_per_subject=1, max_age=DAY,
                      duplicate_window=60.0, discard=DiscardPolicy.OLD, description="latest progress per operation"),
         StreamConfig(name=n.dead_stream, subjects=[n.dead_all()], retention=RetentionPolicy.LIMITS,
                      storage=StorageType.FILE, num_replicas=r, max_age=s.events_max_age_days * DAY,

@@ -181,35 +181,45 @@ class Execution:
                                 ErrorInfo(code=type(outcome).__name__, message=outcome.message, retryable=True))
         elif isinstance(outcome, OperationCancelled):
             reason = outcome.reason if self.abandoned else (self.token.reason or outcome.reason)
-            await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
-                                                         checkpointed=not self.abandoned),
-                                 tr.finish(self.attempt, "cancelled", reason=reason), "cancelled")
-            await persist(self.msg.ack_sync, f"ack {self.op_id}")
+            if await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
+                                                            checkpointed=not self.abandoned),
+                                    tr.finish(self.attempt, "cancelled", reason=reason), "cancelled"):
+                await persist(self.msg.ack_sync, f"ack {self.op_id}")
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
-            await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
-                                 tr.finish(self.attempt, "failed", error=error), "failed")
-            await self.msg.term()
+            if await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
+                                    tr.finish(self.attempt, "failed", error=error), "failed"):
+                await self.msg.term()
         else:
             result = outcome if isinstance(outcome, dict) else {"value": outcome}
-            await self._terminal(OperationCompleted(operation_id=self.op_id, result=result, artifacts=ctx.artifacts),
-                                 tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
-                                 "acked")
-            await persist(self.msg.ack_sync, f"ack {self.op_id}")  # confirmed: a lost ack would mean a redelivery
+            if await self._terminal(OperationCompleted(operation_id=self.op_id, result=result,
+                                                       artifacts=ctx.artifacts),
+                                    tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
+                                    "acked"):
+                await persist(self.msg.ack_sync, f"ack {self.op_id}")  # confirmed: a lost ack means a redelivery
 
-    async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> None:
-        """Durable terminal event first, then the record (the aggregator would get there too)."""
+    async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> bool:
+        """Durable terminal event first, then the record; False when a newer attempt owns the order now.
+
+        JetStream acks by stream sequence, so a superseded attempt must not ack or terminate: that would
+        remove the order its successor is running (and a successor's death would then lose the operation).
+        """
         await self.publish(event)
         self.worker.counters[counter] += 1  # counted before the record says so, so readers never see less
         hint = (self.record, self.revision) if self.record is not None and self.revision else None
-        await persist(lambda: tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint),
-                      f"record {self.op_id}")
+        new, _ = await persist(lambda: tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint),
+                               f"record {self.op_id}")
+        return new is not None or await self._still_mine()
+
+    async def _still_mine(self) -> bool:
+        record = await persist(lambda: self.worker.bus.ops.find(self.op_id), f"read {self.op_id}")
+        return record is None or record.attempt <= self.attempt
 
     async def _requeue(self, message: str, level: str, delay_s: float, error: ErrorInfo | None = None) -> None:
         """Back to pending and nak, so this or another worker claims it as a new attempt."""
         await self.publish(OperationLog(operation_id=self.op_id, level=level, message=message))
-        await tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt, error))
-        await self.msg.nak(delay=delay_s or None)
+        if await tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt, error)) or await self._still_mine():
+            await self.msg.nak(delay=delay_s or None)
 
     def request_shutdown(self) -> None:
         """Ask the operation to checkpoint and stop so that another worker resumes it."""

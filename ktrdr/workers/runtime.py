@@ -171,7 +171,8 @@ class Worker:
             return
         if record is None or record.status != "running" or record.worker_id != self.worker_id:
             await execution.close()
-            await msg.ack()  # cancelled, finished, rerouted or superseded: drop this copy
+            if not await self._stale_copy(order, msg):
+                await msg.ack()  # cancelled, finished or rerouted: drop this order
             return
         await self._execute(execution, record, revision)
 
@@ -185,6 +186,12 @@ class Worker:
             if execution.abandoned:
                 self.restart_required = True
                 self._stopping.set()
+
+    async def _stale_copy(self, order: WorkOrder, msg: Msg) -> bool:
+        """True when a later delivery of this very message runs it: acking ours would remove theirs."""
+        record = await self.bus.ops.find(order.operation_id)
+        return (record is not None and record.status == "running" and record.dispatch == order.attempt
+                and record.delivery > msg.metadata.num_delivered)
 
     async def _reject(self, msg: Msg, op_id: str | None, code: str, message: str) -> None:
         """Fail the operation if we can identify it, terminate the message, keep serving."""
