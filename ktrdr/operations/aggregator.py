@@ -29,14 +29,16 @@ _PROGRESS_FIELDS = [f.name for f in msgspec.structs.fields(Progress)]
 
 def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
     """The record after one event (unchanged when the event is stale or already reflected)."""
-    if ev.attempt < r.attempt or r.terminal:
+    if ev.attempt < r.attempt:
+        return r
+    if isinstance(ev, OperationMetric):  # counted even when the worker's terminal write got there first
+        return msgspec.structs.replace(r, metrics_count=r.metrics_count + 1)
+    if r.terminal:
         return r
     match ev:
         case OperationProgress() if r.status == "running" and ev.seq > r.progress_seq:
             progress = Progress(**{f: getattr(ev, f) for f in _PROGRESS_FIELDS})
             return msgspec.structs.replace(r, progress=progress, progress_seq=ev.seq)
-        case OperationMetric():
-            return msgspec.structs.replace(r, metrics_count=r.metrics_count + 1)
         case OperationCompleted() if r.status == "running":
             done = msgspec.structs.replace(r.progress, percentage=100.0)
             return tr.moved(r, "completed", result=ev.result, artifacts={**r.artifacts, **ev.artifacts},
