@@ -84,3 +84,10 @@ def test_terminal_events_fold_into_terminal_states() -> None:
     assert fold_one(r, OperationCancelledEvent(operation_id=r.id, reason="bye")).cancel_reason == "bye"
     done = fold_one(r, OperationFailed(operation_id=r.id))
     assert done.status == "failed" and fold_one(done, OperationCompleted(operation_id=r.id)) is done
+
+
+def test_metrics_count_after_the_worker_recorded_the_end_but_not_stale_ones() -> None:
+    done = fold_one(running(), OperationCompleted(operation_id="x"))
+    assert fold_one(done, OperationMetric(operation_id="x", attempt=1)).metrics_count == 1
+    newer = running(attempt=2, delivery=2)
+    assert fold_one(newer, OperationMetric(operation_id="x", attempt=1)) is newer
