@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
-from ktrdr.config import Settings
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.codec import decode
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from msgspec import Meta
 
-from ktrdr.backtesting import BacktestConfig, BacktestResult, run_backtest
+from ktrdr.backtesting import BacktestConfig, run_backtest
 from ktrdr.backtesting.codec import unpack
 from ktrdr.backtesting.model_signals import bundle_strategy, history_bars, history_window, model_signals
 from ktrdr.backtesting.rules import ma_cross_signals
@@ -18,7 +18,7 @@ from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
 from ktrdr.errors import ConfigError
 from ktrdr.strategy import StrategyConfig, load_strategy
 from ktrdr.training.bundle import ModelBundle
-from ktrdr.workers.context import OperationContext
+from ktrdr.workers.context import OperationContext, convert_params
 
 PositiveInt = Annotated[int, Meta(gt=0)]
 NonNegInt = Annotated[int, Meta(ge=0)]
@@ -58,12 +58,7 @@ class BacktestParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 def parse_params(parameters: dict[str, Any]) -> BacktestParams:
     """Validate backtest parameters, naming the bad field; exactly one of `model` and `signals`."""
-    try:
-        p = msgspec.convert(parameters, BacktestParams)
-    except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `$")
-        raise ConfigError(f"invalid backtest parameters: {message}", path="parameters" + where.rstrip("`"),
-                          hint="see ktrdr.workers.backtest.BacktestParams for fields and ranges") from None
+    p = convert_params(parameters, BacktestParams, "backtest")
     if (p.model is None) == (p.signals is None):
         raise ConfigError("give exactly one of `model` and `signals`", path="parameters.model",
                           hint="model: a registry reference such as my_strategy/1h; signals: {type: ma_cross}")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from ktrdr.errors import ConfigError, KtrdrError, RetryableError
-from ktrdr.workers.context import OperationContext
+from ktrdr.workers.context import OperationContext, convert_params
 
 log = logging.getLogger("ktrdr.workers.data")
 Source = Literal["ib", "synthetic", "csv"]
@@ -43,10 +43,7 @@ def parse_params(parameters: dict[str, Any]) -> DataLoadParams:
     """Validate data-load parameters; the error names the bad field."""
     from ktrdr.data import Timeframe, normalize_symbol, to_utc
 
-    try:
-        p = msgspec.convert(parameters, DataLoadParams)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid data load parameters: {exc}", path=_field_path(str(exc))) from None
+    p = convert_params(parameters, DataLoadParams, "data load")
     normalize_symbol(p.symbol)  # DataError/TimeframeError (ValueErrors) say what is wrong
     Timeframe.parse(p.timeframe)
     for name in ("start", "end"):
@@ -60,12 +57,6 @@ def parse_params(parameters: dict[str, Any]) -> DataLoadParams:
         raise ConfigError("a csv load needs `csv_dir`, the folder of {SYMBOL}_{timeframe}.csv files on the "
                           "data worker", path="$.csv_dir")
     return p
-
-
-def _field_path(message: str) -> str:
-    """`$.field` from msgspec's '... - at `$.field`' messages."""
-    _, _, tail = message.rpartition("at `")
-    return tail.rstrip("`") if tail else "$"
 
 
 def build_provider(p: DataLoadParams, services: dict[str, Any]) -> Any:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 
 from ktrdr.errors import KtrdrError
-from ktrdr.workers.context import OperationContext
+from ktrdr.workers.context import OperationContext, convert_params
 
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
 NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
@@ -31,10 +31,7 @@ class DummyFailure(KtrdrError, RuntimeError):
 
 def parse_params(parameters: dict[str, Any]) -> DummyParams:
     """Validate dummy parameters, naming the bad field."""
-    try:
-        return msgspec.convert(parameters, DummyParams)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"invalid dummy parameters: {exc}") from None
+    return convert_params(parameters, DummyParams, "dummy")
 
 
 def _burn(seconds: float) -> None:

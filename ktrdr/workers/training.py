@@ -10,7 +10,7 @@ import msgspec
 from ktrdr.context import Checkpointer
 from ktrdr.errors import KtrdrError
 from ktrdr.protocol.messages import GpuInfo
-from ktrdr.workers.context import OperationContext
+from ktrdr.workers.context import OperationContext, convert_params
 
 if TYPE_CHECKING:  # the heavy domain (torch, pandas) loads inside the handler, not at import
     import pandas as pd
@@ -45,10 +45,7 @@ class MissingDataError(KtrdrError, LookupError):
 
 def parse_params(parameters: dict[str, Any]) -> TrainingParams:
     """Validate training parameters, naming the bad field."""
-    try:
-        return msgspec.convert(parameters, TrainingParams)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"invalid training parameters: {exc}") from None
+    return convert_params(parameters, TrainingParams, "training")
 
 
 def strategy_from_params(p: TrainingParams) -> StrategyConfig:

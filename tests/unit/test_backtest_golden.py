@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+
+from ktrdr.backtesting.rules import ma_cross_signals
 import pandas as pd
 import pytest
 from backtesting import Backtest, Strategy
@@ -18,13 +20,7 @@ FRACTION, COMMISSION, CAPITAL = 0.25, 0.002, 100_000.0
 
 def crossover_signals(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
     """+1 where the fast SMA crosses above the slow one, -1 where it crosses below (backtesting.lib rule)."""
-    f = pd.Series(close).rolling(fast).mean().to_numpy()
-    s = pd.Series(close).rolling(slow).mean().to_numpy()
-    up, down = np.zeros(len(close), bool), np.zeros(len(close), bool)
-    with np.errstate(invalid="ignore"):
-        up[1:] = (f[:-1] < s[:-1]) & (f[1:] > s[1:])
-        down[1:] = (s[:-1] < f[:-1]) & (s[1:] > f[1:])
-    return np.where(up, 1, np.where(down, -1, 0)).astype(np.int8)
+    return ma_cross_signals(close, fast, slow)
 
 
 def reference_strategy(short_from_flat: bool) -> type[Strategy]:
