@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -200,7 +201,14 @@ class MonitorApp(App[None]):
 
     # -- redraw ---------------------------------------------------------------------------------------------
     def refresh_views(self) -> None:
-        """Coalesced redraw: connection check, worker ages, and tables only when something changed."""
+        """Coalesced redraw; a tick that lands while the app is shutting down (widgets gone) does nothing."""
+        try:
+            self._redraw()
+        except NoMatches:
+            pass
+
+    def _redraw(self) -> None:
+        """Connection check, worker ages, and tables only when something changed."""
         self._check_connection()
         now = time.time_ns()
         slow_tick = time.monotonic() - self._last_slow >= 1.0  # ages, elapsed and ETA move every second

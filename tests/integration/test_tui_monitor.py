@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,13 @@ from tests.integration.conftest import BackendPool, WorkerPool
 
 pytestmark = pytest.mark.integration
 SIZE = (150, 42)
+# The README's screenshots are rewritten only when asked (KTRDR_SCREENSHOTS=docs), so a test run leaves no diff.
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    """Where this run's screenshots go: docs/ when refreshing them, else the test's temp folder."""
+    return DOCS if os.environ.get("KTRDR_SCREENSHOTS") == "docs" else tmp_path
 
 
 async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
@@ -94,7 +101,7 @@ async def test_a_silent_worker_turns_unavailable(settings: Settings, bus: Bus, w
 
 
 async def test_main_screen_with_a_backend_filters_and_screenshot(
-        settings: Settings, bus: Bus, backends: BackendPool, workers: WorkerPool) -> None:
+        settings: Settings, bus: Bus, backends: BackendPool, workers: WorkerPool, tmp_path: Path) -> None:
     await backends.start()
     for i in range(3):
         await workers.start(worker_id=f"dummy-{i + 1}")
@@ -117,7 +124,8 @@ async def test_main_screen_with_a_backend_filters_and_screenshot(
         assert short_id(done.id) in table_text(app, "operations")
         await pilot.press("f")  # follow the newest
         await pilot.pause(0.3)
-        app.save_screenshot("monitor.svg", str(DOCS))
+        app.save_screenshot("monitor.svg", str(shots_dir(tmp_path)))
+        assert "<svg" in (shots_dir(tmp_path) / "monitor.svg").read_text()
         assert app.query_one("#follow").display
 
 
@@ -149,7 +157,7 @@ async def _fake_training(bus: Bus, epochs: int) -> str:
     return record.id
 
 
-async def test_detail_view_shows_epoch_metrics_and_screenshot(settings: Settings, bus: Bus) -> None:
+async def test_detail_view_shows_epoch_metrics_and_screenshot(settings: Settings, bus: Bus, tmp_path: Path) -> None:
     epochs = 8
     op_id = await _fake_training(bus, epochs)
     app = MonitorApp(settings)
@@ -165,7 +173,8 @@ async def test_detail_view_shows_epoch_metrics_and_screenshot(settings: Settings
         assert screen.query_one("#plot-loss").series["val_loss"][0] > screen.query_one("#plot-loss").series[
             "val_loss"][-1]  # the planted loss falls
         await pilot.pause(0.3)
-        app.save_screenshot("monitor-detail.svg", str(DOCS))
+        app.save_screenshot("monitor-detail.svg", str(shots_dir(tmp_path)))
+        assert "<svg" in (shots_dir(tmp_path) / "monitor-detail.svg").read_text()
         await pilot.press("escape")
         assert not hasattr(app.screen, "op_id")
 
