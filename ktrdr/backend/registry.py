@@ -56,6 +56,8 @@ def from_heartbeat(beat: WorkerHeartbeat, previous: WorkerRecord | None, now: in
     """The record after one heartbeat."""
     status: RegistryStatus = {"stopped": "stopped", "busy": "busy"}.get(beat.status, "available")  # type: ignore
     fetched_more = previous is None or beat.counters.fetched != previous.counters.fetched
+    if status == "available" and previous is not None and previous.status == "stuck" and not fetched_more:
+        status = "stuck"  # stays flagged until it fetches again, instead of flapping with every beat
     idle = previous.idle_since if previous and previous.idle_since and not beat.running and not fetched_more else 0
     return WorkerRecord(
         worker_id=beat.worker_id, kind=beat.kind, pool=beat.pool, status=status, capacity=beat.capacity,

@@ -152,3 +152,25 @@ async def test_retention_deletes_old_terminal_operations_only(bus: Bus, backends
     assert await backend.retention_sweep() == [old.id]
     assert await bus.ops.find(old.id) is None and await bus.ops.find(running.id) is not None
     assert tr  # transitions stay the only writers in production code
+
+
+async def test_worker_that_beats_but_never_fetches_while_work_waits_is_flagged_stuck(
+        bus: Bus, client: KtrdrClient, backends: BackendPool) -> None:
+    from ktrdr.protocol.codec import encode
+    from ktrdr.protocol.messages import WorkerHeartbeat
+
+    backend = await backends.start(stuck_after_s=0.5)
+    await client.start("dummy", {"steps": 1})  # waits in the dummy/cpu queue: nobody fetches it
+
+    async def beat(seq: int) -> None:  # alive and idle, but its fetch loop is wedged
+        await bus.nc.publish(bus.names.heartbeat("dummy", "wedged"), encode(WorkerHeartbeat(
+            worker_id="wedged", kind="dummy", pool="cpu", interval_s=bus.settings.heartbeat_s, seq=seq)))
+
+    async with asyncio.timeout(15):
+        seq = 0
+        while backend.registry.workers.get("wedged") is None or backend.registry.workers["wedged"].status != "stuck":
+            seq += 1
+            await beat(seq)
+            await asyncio.sleep(bus.settings.heartbeat_s)
+    listed = {w["worker_id"]: w for w in await client.workers()}
+    assert listed["wedged"]["status"] == "stuck"
