@@ -87,7 +87,8 @@ async def test_cancel_asks_first_and_works_without_a_backend(settings: Settings,
         assert not isinstance(app.screen, ConfirmCancel) and status_of(app, op.id) == "running"
         await pilot.press("c", "y")
         await until(pilot, lambda: status_of(app, op.id) == "cancelled", what="cancelled")
-        assert "cancelled" in table_text(app, "operations")
+        # the table catches up at its next coalesced redraw (10 Hz)
+        await until(pilot, lambda: "cancelled" in table_text(app, "operations"), what="cancelled shown")
 
 
 async def test_a_silent_worker_turns_unavailable(settings: Settings, bus: Bus, workers: WorkerPool) -> None:
