@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 import pytest_asyncio
 
 from ktrdr.bus.handle import Bus
@@ -125,3 +126,15 @@ async def client(bus: Bus) -> Any:
     from ktrdr.client import KtrdrClient
 
     return KtrdrClient(bus)
+
+
+@pytest_asyncio.fixture
+async def fast(settings: Settings) -> AsyncIterator[tuple[Bus, Settings]]:
+    """A bus whose work consumers redeliver after 2 s, with an aggregator running (failover tests)."""
+    quick = msgspec.structs.replace(settings, ack_wait_s=2.0)
+    bus = await Bus.open(quick, setup=True)
+    agg = Aggregator(bus)
+    await agg.start()
+    yield bus, quick
+    await agg.stop()
+    await bus.close()

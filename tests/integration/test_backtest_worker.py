@@ -9,10 +9,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import msgspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,7 +24,6 @@ from ktrdr.bus.objects import ObjectFrameStore, ObjectStores, load_checkpoint, l
 from ktrdr.bus.objects_models import save_bundle
 from ktrdr.config import Settings
 from ktrdr.data import DataRepository
-from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.submit import cancel, submit
 from ktrdr.strategy import load_strategy
 from ktrdr.training.bundle import ModelBundle
@@ -48,15 +45,10 @@ LONG_BARS = 200_000
 
 
 @pytest_asyncio.fixture
-async def fast(settings: Settings) -> AsyncIterator[tuple[Bus, Settings, ObjectStores]]:
-    """A bus whose work redelivers after 2 s, an aggregator, and the object stores."""
-    quick = msgspec.structs.replace(settings, ack_wait_s=2.0)
-    bus = await Bus.open(quick, setup=True)
-    agg = Aggregator(bus)
-    await agg.start()
-    yield bus, quick, await object_stores(bus.js, bus.names)
-    await agg.stop()
-    await bus.close()
+async def fast(fast: tuple[Bus, Settings]) -> tuple[Bus, Settings, ObjectStores]:
+    """The shared fast bus (2 s redelivery, aggregator running) and its object stores."""
+    bus, quick = fast
+    return bus, quick, await object_stores(bus.js, bus.names)
 
 
 async def put_frame(stores: ObjectStores, symbol: str, timeframe: str, frame: pd.DataFrame) -> None:

@@ -24,7 +24,6 @@ from ktrdr.bus.objects_models import ModelRegistry
 from ktrdr.cli.main import app
 from ktrdr.config import Settings
 from ktrdr.data import DataRepository
-from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.submit import cancel, submit
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import GpuInfo, WorkerHeartbeat
@@ -52,18 +51,13 @@ def example_yaml(**training: Any) -> str:
 
 
 @pytest_asyncio.fixture
-async def stores(settings: Settings) -> AsyncIterator[tuple[Bus, ObjectStores]]:
-    """A bus with topology, an aggregator, the object stores, and EURUSD 1h planted-signal bars stored."""
-    fast = msgspec.structs.replace(settings, ack_wait_s=2.0)
-    bus = await Bus.open(fast, setup=True)
-    agg = Aggregator(bus)
-    await agg.start()
+async def stores(fast: tuple[Bus, Settings]) -> AsyncIterator[tuple[Bus, ObjectStores]]:
+    """The fast bus with its object stores, and EURUSD 1h planted-signal bars stored."""
+    bus, _ = fast
     objects = await object_stores(bus.js, bus.names)
     repo = DataRepository(ObjectFrameStore(objects.data, asyncio.get_running_loop()))
     await asyncio.to_thread(repo.save, "EURUSD", "1h", planted_ohlcv(BARS, seed=1), "synthetic")
     yield bus, objects
-    await agg.stop()
-    await bus.close()
 
 
 async def test_example_strategy_trains_stores_a_loadable_bundle_and_beats_the_baseline(

@@ -8,16 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import msgspec
 import pytest
-import pytest_asyncio
 
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
-from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.record import new_record
 from ktrdr.operations.submit import submit
 from ktrdr.protocol.codec import decode, encode
@@ -27,18 +23,6 @@ from tests.integration.conftest import WorkerPool
 
 pytestmark = pytest.mark.slow
 STEPS = {"steps": 40, "step_seconds": 0.1}
-
-
-@pytest_asyncio.fixture
-async def fast(settings: Settings) -> AsyncIterator[tuple[Bus, Settings]]:
-    """A bus whose work consumers redeliver after 2 s, with an aggregator running."""
-    quick = msgspec.structs.replace(settings, ack_wait_s=2.0)
-    bus = await Bus.open(quick, setup=True)
-    agg = Aggregator(bus)
-    await agg.start()
-    yield bus, quick
-    await agg.stop()
-    await bus.close()
 
 
 def spawn_worker(s: Settings, worker_id: str, home: Path) -> subprocess.Popen:
