@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from nats.aio.msg import Msg
 
-from ktrdr.bus.retry import persist
+from ktrdr.bus.retry import TRANSIENT, persist
 from ktrdr.context import CancelToken, ProgressReporter
 from ktrdr.errors import OperationCancelled, RetryableError
 from ktrdr.operations import transitions as tr
@@ -173,6 +173,8 @@ class Execution:
 
     async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
         """Publish the terminal event, record it, then ack, nak or terminate the order."""
+        if isinstance(outcome, TRANSIENT):  # the bus, not the operation, failed: run it again from its checkpoint
+            outcome = RetryableError(f"NATS was unavailable ({type(outcome).__name__}: {outcome})", delay_s=1.0)
         if isinstance(outcome, OperationCancelled) and self.token.reason == SHUTDOWN and not self.abandoned:
             await self._requeue("checkpointed and requeued at worker shutdown", "info", 0.0)
         elif isinstance(outcome, RetryableError):

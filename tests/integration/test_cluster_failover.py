@@ -60,7 +60,9 @@ async def test_no_operation_is_lost_or_completed_twice_when_the_work_leader_dies
         cluster: tuple[LocalCluster, ClusterHandle], tmp_path: Path) -> None:
     local, handle = cluster
     settings = Settings(nats_url=handle.urls, namespace=f"f{secrets.token_hex(3)}", home=str(tmp_path),
-                        replicas=3, ack_wait_s=4.0, heartbeat_s=0.5, max_deliver=5)
+                        # ack_wait must outlast a client's reconnect plus the election: a worker cut off for longer
+                        # is indistinguishable from a dead one, and its order is rightly taken over and rerun
+                        replicas=3, ack_wait_s=20.0, heartbeat_s=0.5, max_deliver=5)
     completed: Counter[str] = Counter()
 
     def counting(ctx: OperationContext) -> dict:
