@@ -12,7 +12,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from ktrdr.bus.handle import Bus
 from ktrdr.errors import KtrdrError
-from ktrdr.operations.record import OperationRecord
+from ktrdr.operations.record import OperationRecord, new_operation_id
 from ktrdr.protocol.codec import decode, decode_event, encode
 from ktrdr.protocol.messages import CancelRequest, OperationEvent, event_kind
 
@@ -31,41 +31,61 @@ class NoBackend(KtrdrError, ConnectionError):
     """No backend answered."""
 
 
+NO_BACKEND_HINT = "start one with `ktrdr backend` (or `ktrdr up` for the whole stack)"
+
+
+def _reply(msg: Any) -> Any:
+    """The decoded reply, or the ApiError its service-error headers describe."""
+    headers = msg.headers or {}
+    if "Nats-Service-Error-Code" in headers:
+        err = msgspec.json.decode(msg.data) if msg.data else {}
+        raise ApiError(int(headers["Nats-Service-Error-Code"]), err.get("message") or
+                       headers.get("Nats-Service-Error", "error"), field=err.get("field"),
+                       hint=err.get("hint"), error=err.get("error", ""))
+    return msgspec.json.decode(msg.data)
+
+
 class KtrdrClient:
     """Requests to `<ns>.api.<area>.<verb>` and subscriptions to operation events."""
 
     def __init__(self, bus: Bus, timeout: float = 10.0) -> None:
         self.bus, self.timeout = bus, timeout
 
-    async def request(self, area: str, verb: str, payload: Any = None) -> Any:
-        """Call one endpoint; error replies raise ApiError, silence raises NoBackend."""
+    async def request(self, area: str, verb: str, payload: Any = None, *, attempts: int = 1) -> Any:
+        """Call one endpoint; error replies raise ApiError, silence raises NoBackend.
+
+        With `attempts` > 1 a request that timed out is sent again: a backend that dies holding it (its
+        queue-group subscription not yet gone on the server) must not fail the call. Only idempotent calls
+        retry — start requests carry a client-made operation id, so a repeat is a no-op.
+        """
         body = encode(payload) if payload is not None else b"{}"
         subject = self.bus.names.api(area, verb)
-        try:
-            msg = await self.bus.nc.request(subject, body, timeout=self.timeout)
-        except (NoRespondersError, NatsTimeout, asyncio.TimeoutError):
-            raise NoBackend(f"no backend answered on {subject}",
-                            hint="start one with `ktrdr backend` (or `ktrdr up` for the whole stack)") from None
-        headers = msg.headers or {}
-        if "Nats-Service-Error-Code" in headers:
-            err = msgspec.json.decode(msg.data) if msg.data else {}
-            raise ApiError(int(headers["Nats-Service-Error-Code"]), err.get("message") or
-                           headers.get("Nats-Service-Error", "error"), field=err.get("field"),
-                           hint=err.get("hint"), error=err.get("error", ""))
-        return msgspec.json.decode(msg.data)
+        for attempt in range(attempts):
+            try:
+                msg = await self.bus.nc.request(subject, body, timeout=self.timeout)
+                break
+            except NoRespondersError:
+                raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT) from None
+            except (NatsTimeout, asyncio.TimeoutError):
+                if attempt == attempts - 1:
+                    raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT) from None
+        return _reply(msg)
 
     async def start(self, area: str, payload: Any, verb: str = "start") -> dict[str, Any]:
-        """Start an operation; returns {operation_id, type, status, pool, warnings}."""
-        return await self.request(area, verb, payload)
+        """Start an operation (retried safely: the id is chosen here); returns {operation_id, …, warnings}."""
+        body = dict(payload)
+        body.setdefault("operation_id", new_operation_id(area))
+        return await self.request(area, verb, body, attempts=3)
 
     async def get(self, op_id: str) -> OperationRecord:
         """One operation's record."""
-        return msgspec.convert(await self.request("operations", "get", {"operation_id": op_id}),
+        return msgspec.convert(await self.request("operations", "get", {"operation_id": op_id}, attempts=2),
                                OperationRecord)
 
     async def list(self, **filters: Any) -> dict[str, Any]:
         """Operations (newest first) with total and active counts."""
-        return await self.request("operations", "list", {k: v for k, v in filters.items() if v is not None})
+        return await self.request("operations", "list", {k: v for k, v in filters.items() if v is not None},
+                                  attempts=2)
 
     async def cancel(self, op_id: str, reason: str = "cancelled by user") -> dict[str, Any]:
         """Cancel an operation."""

@@ -123,3 +123,15 @@ async def test_no_backend_is_a_clear_error(client: KtrdrClient) -> None:
 
     with pytest.raises(NoBackend, match="ktrdr backend"):
         await client.health()
+
+
+async def test_a_repeated_start_with_the_same_id_runs_once(
+        bus: Bus, client: KtrdrClient, backends: BackendPool, workers: WorkerPool) -> None:
+    await backends.start()
+    worker = await workers.start()
+    op_id = "op_dummy_20260101_000000_0badcafe"
+    first = await client.start("dummy", {"steps": 2, "step_seconds": 0.01, "operation_id": op_id})
+    again = await client.start("dummy", {"steps": 2, "step_seconds": 0.01, "operation_id": op_id})
+    assert first["operation_id"] == again["operation_id"] == op_id
+    record = await wait_record(bus, op_id, lambda r: r.terminal)
+    assert record.status == "completed" and record.attempt == 1 and worker.counters["fetched"] == 1
