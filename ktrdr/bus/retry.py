@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import nats.errors
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 log = logging.getLogger("ktrdr.bus.retry")
 T = TypeVar("T")
 TRANSIENT = (nats.errors.TimeoutError, asyncio.TimeoutError, TimeoutError, nats.errors.NoRespondersError,
-             ServiceUnavailableError, nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError)
+             ServiceUnavailableError, NoStreamResponseError, nats.errors.ConnectionReconnectingError,
+             nats.errors.StaleConnectionError)
 
 
 async def persist(call: Callable[[], Awaitable[T]], what: str, *, deadline_s: float = 60.0) -> T:

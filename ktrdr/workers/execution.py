@@ -220,8 +220,10 @@ class Execution:
     async def _requeue(self, message: str, level: str, delay_s: float, error: ErrorInfo | None = None) -> None:
         """Back to pending and nak, so this or another worker claims it as a new attempt."""
         await self.publish(OperationLog(operation_id=self.op_id, level=level, message=message))
-        if await tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt, error)) or await self._still_mine():
-            await self.msg.nak(delay=delay_s or None)
+        requeued = await persist(lambda: tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt, error)),
+                                 f"requeue {self.op_id}")
+        if requeued or await self._still_mine():
+            await persist(lambda: self.msg.nak(delay=delay_s or None), f"nak {self.op_id}")
 
     def request_shutdown(self) -> None:
         """Ask the operation to checkpoint and stop so that another worker resumes it."""

@@ -41,9 +41,10 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     cert, key = make_self_signed(root)
     conf = root / "secure.conf"
     # The copy drops store_dir (start_server() passes -sd, and the server refuses both) and the fixed
-    # monitoring port (another server may hold it).
+    # monitoring port and listen address (another server may hold them; start_server() picks a free port).
     text = (ROOT / "nats" / "secure.conf").read_text()
-    conf.write_text("\n".join(ln for ln in text.splitlines() if not ln.strip().startswith(("store_dir", "http:"))))
+    conf.write_text("\n".join(ln for ln in text.splitlines()
+                               if not ln.strip().startswith(("store_dir", "http:", "listen:"))))
     passwords = {u: secrets.token_urlsafe(12) for u in USERS}
     env = {f"KTRDR_PASSWORD_{u.upper().replace('-', '_')}": pw for u, pw in passwords.items()}
     env |= {"KTRDR_TLS_SERVER_CERT": str(cert), "KTRDR_TLS_SERVER_KEY": str(key)}
