@@ -60,16 +60,25 @@ class KtrdrClient:
         """
         body = encode(payload) if payload is not None else b"{}"
         subject = self.bus.names.api(area, verb)
+        msg = None
         for attempt in range(attempts):
             try:
-                msg = await self.bus.nc.request(subject, body, timeout=self.timeout)
+                msg = await self._request(subject, body)
                 break
-            except NoRespondersError:
-                raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT) from None
             except (NatsTimeout, asyncio.TimeoutError):
-                if attempt == attempts - 1:
-                    raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT) from None
+                continue
+        if msg is None:
+            raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT)
         return _reply(msg)
+
+    async def _request(self, subject: str, body: bytes) -> Any:
+        """One request; 'no responders' is asked again a few times over ~1 s (a backend may be starting)."""
+        for delay in (0.1, 0.2, 0.3, 0.4):
+            try:
+                return await self.bus.nc.request(subject, body, timeout=self.timeout)
+            except NoRespondersError:
+                await asyncio.sleep(delay)
+        raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT)
 
     async def start(self, area: str, payload: Any, verb: str = "start") -> dict[str, Any]:
         """Start an operation (retried safely: the id is chosen here); returns {operation_id, …, warnings}."""

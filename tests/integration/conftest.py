@@ -94,7 +94,22 @@ class BackendPool:
         backend = Backend(b, **kw)
         await backend.start()
         self.items.append((backend, b))
+        await self._answers(b)
         return backend
+
+    async def _answers(self, b: Bus) -> None:
+        """Wait until a request from another connection reaches the new backend (its subscriptions are live)."""
+        probe = await Bus.open(self.settings, name="test-probe")
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        await probe.nc.request(b.names.api("system", "health"), b"", timeout=2)
+                        return
+                    except Exception:  # not yet routed to it: ask again
+                        await asyncio.sleep(0.05)
+        finally:
+            await probe.close()
 
     async def kill(self, backend: Any) -> None:
         """Close its connection abruptly (as if the process died)."""
