@@ -18,7 +18,11 @@ ACTIVE: frozenset[str] = frozenset({"pending", "running", "resuming"})
 
 
 class Progress(msgspec.Struct, kw_only=True, frozen=True):
-    """The latest progress of an operation (DESIGN section 4)."""
+    """The latest progress of an operation (DESIGN section 4).
+
+    The same fields travel flat in `OperationProgress` (so `nats sub` shows them at the top level); msgspec
+    cannot share them by inheritance there, so a test keeps the three lists (reporter, event, record) equal.
+    """
 
     percentage: float = 0.0
     current_step: str = ""

@@ -91,3 +91,17 @@ def test_metrics_count_after_the_worker_recorded_the_end_but_not_stale_ones() ->
     assert fold_one(done, OperationMetric(operation_id="x", attempt=1)).metrics_count == 1
     newer = running(attempt=2, delivery=2)
     assert fold_one(newer, OperationMetric(operation_id="x", attempt=1)) is newer
+
+
+def test_progress_fields_agree_across_reporter_event_and_record() -> None:
+    """Three views of one progress state (reporter, wire event, KV record) must not drift apart."""
+    import msgspec
+
+    from ktrdr.context import PROGRESS_FIELDS
+    from ktrdr.operations.record import Progress
+    from ktrdr.protocol.messages import EventBase
+
+    base = {f.name for f in msgspec.structs.fields(EventBase)}
+    event = [f.name for f in msgspec.structs.fields(OperationProgress) if f.name not in base]
+    record = [f.name for f in msgspec.structs.fields(Progress)]
+    assert event == record == list(PROGRESS_FIELDS)
