@@ -18,6 +18,7 @@ from ktrdr.bus.embedded import EmbeddedServer
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
 from ktrdr.errors import ConfigError
+from ktrdr.operations import kinds
 from ktrdr.stack_probe import wait_ready
 from ktrdr.stack_state import Child, StackError, StackState, StateFile, proc_start_time, terminate_stack
 
@@ -38,9 +39,9 @@ class StackConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     stop_timeout_s: float = 20.0
 
     def wanted(self) -> dict[str, int]:
-        """Processes wanted per role."""
-        return {"backend": 1, "backtest": self.backtest_workers, "training": self.training_workers,
-                "dummy": self.dummy_workers, "data": int(self.data_worker)}
+        """Processes wanted per role: one backend, and each worker kind's count (its option, else its default)."""
+        return {"backend": 1, **{k.name: int(getattr(self, k.stack_option)) if k.stack_option else k.stack_workers
+                                 for k in kinds.worker_kinds()}}
 
 
 def stack_config(**options: Any) -> StackConfig:
@@ -55,9 +56,8 @@ def stack_config(**options: Any) -> StackConfig:
 def _args(role: str, ident: str, cfg: StackConfig) -> list[str]:
     if role == "backend":
         return ["backend", "--backend-id", ident]
-    extra = {"training": ["--pool", cfg.training_pool] if cfg.training_pool else [],
-             "data": ["--allow-no-ib"]}.get(role, [])
-    return ["worker", role, "--worker-id", ident, *extra]
+    extra = ["--pool", cfg.training_pool] if role == "training" and cfg.training_pool else []
+    return ["worker", role, "--worker-id", ident, *kinds.get(role).stack_args, *extra]
 
 
 def _free_name(role: str, taken: set[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -11,8 +12,10 @@ from nats.js.errors import NotFoundError
 from ktrdr.backend.errors import ApiFailure
 from ktrdr.backend.parents import create_parent
 from ktrdr.backend.routing import capacity_warning, pool_for
+from ktrdr.operations import kinds
 from ktrdr.operations import submit as ops
 from ktrdr.operations import transitions as tr
+from ktrdr.operations.params import Step
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol import api
 from ktrdr.protocol.codec import decode
@@ -64,64 +67,50 @@ class Endpoints:
     def __init__(self, backend: Backend) -> None:
         self.b = backend
 
-    async def _start(self, op_type: str, params: dict[str, Any], op_id: str | None,
-                     device: str = "auto") -> Started:
-        pool = pool_for(op_type, device, self.b.registry)
-        record = await ops.submit(self.b.bus, op_type, pool, params, op_id=op_id)
-        warning = capacity_warning(op_type, pool, self.b.registry)
-        return Started(operation_id=record.id, type=op_type, status=record.status, pool=pool,
+    def method(self, area: str, verb: str) -> Callable[[Any], Awaitable[Any]]:
+        """The implementation of one endpoint: its own method, else the generic start of a worker kind."""
+        own = getattr(self, f"{area}_{verb}", None)
+        if own is not None:
+            return own
+        kind = kinds.get(area)
+        return lambda req: self.start(kind, req)
+
+    async def start(self, kind: kinds.OperationKind, req: Any) -> Started:
+        """Check the parameters as the worker will (and any inline strategy), then queue the operation."""
+        params = params_of(req)
+        checked = kind.parse(params)
+        if getattr(checked, "strategy_yaml", None):
+            check_strategy(checked.strategy_yaml)
+        pool = pool_for(kind.name, getattr(checked, "device", "auto"), self.b.registry)
+        record = await ops.submit(self.b.bus, kind.name, pool, params, op_id=req.operation_id)
+        warning = capacity_warning(kind.name, pool, self.b.registry)
+        return Started(operation_id=record.id, type=kind.name, status=record.status, pool=pool,
                        warnings=[warning] if warning else [])
 
-    async def dummy_start(self, req: api.StartDummy) -> Started:
-        """Start a dummy operation."""
-        from ktrdr.workers.dummy import parse_params
-
-        parse_params(params_of(req))
-        return await self._start("dummy", params_of(req), req.operation_id)
-
-    async def training_start(self, req: api.StartTraining) -> Started:
-        """Start training (GPU first)."""
-        check_strategy(req.strategy_yaml)
-        return await self._start("training", params_of(req), req.operation_id, req.device)
-
-    async def backtest_start(self, req: api.StartBacktest) -> Started:
-        """Start a backtest."""
-        check_strategy(req.strategy_yaml)
-        return await self._start("backtest", params_of(req), req.operation_id)
-
-    async def data_load(self, req: api.StartDataLoad) -> Started:
-        """Start a data load (served by the data worker)."""
-        from ktrdr.data import Timeframe
-
-        try:
-            Timeframe.parse(req.timeframe)
-        except Exception as exc:
-            raise ApiFailure(400, "invalid", str(exc), field="timeframe") from None
-        return await self._start("data", params_of(req), req.operation_id)
-
-    async def pipeline_start(self, req: api.StartPipeline) -> Started:
+    async def pipeline_start(self, req: Any) -> Started:
         """Start a parent operation over explicit steps."""
         if not req.steps:
             raise ApiFailure(400, "invalid", "a pipeline needs at least one step", field="steps")
+        workers = [k.name for k in kinds.worker_kinds()]
         for i, step in enumerate(req.steps):
-            if step.type not in ("training", "backtest", "data", "dummy"):
+            if step.type not in workers:
                 raise ApiFailure(400, "invalid", f"unknown step type {step.type!r}", field=f"steps[{i}].type",
-                                 hint="use training, backtest, data or dummy")
+                                 hint=f"use {', '.join(workers)}")
         return await self._parent("pipeline", req.steps, req.operation_id, {"name": req.name})
 
-    async def research_start(self, req: api.StartResearch) -> Started:
+    async def research_start(self, req: Any) -> Started:
         """Train, then backtest the trained model, as one parent operation."""
         check_strategy(req.strategy_yaml)
         train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
         test = {"strategy_yaml": req.strategy_yaml, "start": req.backtest_start or req.start,
                 "end": req.backtest_end or req.end, "capital": req.capital,
                 "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
-        steps = [api.Step(type="training", parameters=train, device=req.device, weight=0.8),
-                 api.Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
-                          inputs={"model": "0.artifacts.model"}, weight=0.2)]
+        steps = [Step(type="training", parameters=train, device=req.device, weight=0.8),
+                 Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
+                      inputs={"model": "0.artifacts.model"}, weight=0.2)]
         return await self._parent("research", steps, req.operation_id, {})
 
-    async def _parent(self, op_type: str, steps: list[api.Step], op_id: str | None,
+    async def _parent(self, op_type: str, steps: list[Step], op_id: str | None,
                       extra: dict[str, Any]) -> Started:
         record = await create_parent(self.b.bus, op_type, steps, op_id=op_id, extra=extra)
         await self.b.parents.drive(record.id)

@@ -15,7 +15,7 @@ from ktrdr.operations import transitions as tr
 from ktrdr.operations.record import OperationRecord, Progress, new_record
 from ktrdr.operations.store import Conflict
 from ktrdr.operations.submit import cancel, submit
-from ktrdr.protocol.api import Step
+from ktrdr.operations.params import Step
 from ktrdr.protocol.messages import ErrorInfo
 
 log = logging.getLogger("ktrdr.backend.parents")

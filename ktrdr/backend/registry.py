@@ -14,6 +14,7 @@ from nats.js.kv import KeyValue
 
 from ktrdr.bus.handle import Bus
 from ktrdr.errors import ProtocolError
+from ktrdr.operations.kinds import work_pairs
 from ktrdr.protocol.codec import decode, encode
 from ktrdr.protocol.messages import GpuInfo, WorkerCounters, WorkerHeartbeat
 from ktrdr.bus.tasks import stop_tasks
@@ -133,7 +134,7 @@ class Registry:
     async def pending_by_pool(self) -> dict[str, int]:
         """Messages waiting in each work pool (`type/pool` → count)."""
         n, out = self.bus.names, {}
-        for op_type, pool in n.work_pairs():
+        for op_type, pool in work_pairs():
             info = await self.bus.js.consumer_info(n.work_stream, n.work_consumer(op_type, pool))
             out[f"{op_type}/{pool}"] = info.num_pending
         return out

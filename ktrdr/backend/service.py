@@ -22,7 +22,7 @@ from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import move_waiting_gpu_orders, pool_for
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
-from ktrdr.protocol.api import ENDPOINTS
+from ktrdr.operations.kinds import api_endpoints
 from ktrdr.protocol.codec import decode, encode
 from ktrdr.bus.tasks import stop_tasks
 
@@ -70,8 +70,8 @@ class Backend:
                                     description="KTRDR backend API", queue_group=n.service_name(),
                                     metadata={"backend_id": self.backend_id})
         group = service.add_group(name=f"{n.ns}.api")
-        for (area, verb), req_type in ENDPOINTS.items():
-            method = getattr(self.endpoints, f"{area}_{verb}")
+        for (area, verb), req_type in api_endpoints().items():
+            method = self.endpoints.method(area, verb)
             await group.add_endpoint(name=f"{area}-{verb}", subject=f"{area}.{verb}",
                                      handler=self._handler(req_type, method))
         return service

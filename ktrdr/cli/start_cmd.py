@@ -113,7 +113,8 @@ def research(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Stra
 
 
 def data_load(ctx: typer.Context, symbol: str = typer.Argument(...), timeframe: str = typer.Argument(...),
-              source: str = typer.Option("synthetic", "--source", help="ib | synthetic | csv."),
+              source: Optional[str] = typer.Option(None, "--source",
+                                                   help="ib (the default) | synthetic | csv."),
               mode: str = typer.Option("tail", "--mode", help="tail | backfill | full."),
               start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
               follow: bool = FOLLOW) -> None:

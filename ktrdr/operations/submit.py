@@ -6,12 +6,12 @@ from typing import Any
 
 from ktrdr.bus.handle import Bus
 from ktrdr.errors import KtrdrError
+from ktrdr.operations import kinds
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.record import OperationRecord, new_record
 from ktrdr.operations.store import Conflict
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import WorkOrder, now_ns
-from ktrdr.protocol.subjects import POOLS
 
 
 class SubmitError(KtrdrError, ValueError):
@@ -24,12 +24,13 @@ class SubmitError(KtrdrError, ValueError):
 
 def check_route(op_type: str, pool: str) -> None:
     """Raise SubmitError unless (op_type, pool) has a work queue."""
-    if op_type not in POOLS:
+    workers = {k.name: k.pools for k in kinds.worker_kinds()}
+    if op_type not in workers:
         raise SubmitError(f"unknown operation type {op_type!r}", field="type",
-                          hint=f"use one of {', '.join(sorted(POOLS))}")
-    if pool not in POOLS[op_type]:
+                          hint=f"use one of {', '.join(sorted(workers))}")
+    if pool not in workers[op_type]:
         raise SubmitError(f"{op_type} operations have no {pool!r} pool", field="pool",
-                          hint=f"use one of {', '.join(POOLS[op_type])}")
+                          hint=f"use one of {', '.join(workers[op_type])}")
 
 
 def work_order(record: OperationRecord) -> WorkOrder:

@@ -10,12 +10,9 @@ from functools import cached_property
 DEFAULT_NAMESPACE = "ktrdr"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
-#: Operation types and the pools that serve them.
-OP_TYPES = ("training", "backtest", "data", "research", "dummy")
-POOLS = {"training": ("gpu", "cpu"), "backtest": ("cpu",), "data": ("ib",), "dummy": ("cpu",)}
+# Operation types and their pools live in the kind table (ktrdr.operations.kinds).
 LIFECYCLE_EVENTS = ("started", "metric", "log", "completed", "failed", "cancelled")
 PROGRESS_EVENT = "progress"
-WORKER_KINDS = ("training", "backtest", "data", "dummy")
 
 
 def check_token(value: str, what: str) -> str:
@@ -130,10 +127,6 @@ class Names:
     def bucket(self, name: str) -> str:
         """KV or object-store bucket name (`operations`, `workers`, `data`, `models`, `checkpoints`, `results`)."""
         return f"{self.ns}_{check_token(name, 'bucket')}"
-
-    def work_pairs(self) -> list[tuple[str, str]]:
-        """Every (operation type, pool) that has a work consumer."""
-        return [(t, p) for t, pools in POOLS.items() for p in pools]
 
     def service_name(self) -> str:
         """Name of the backend's NATS service (`nats micro ls`)."""
