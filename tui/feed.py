@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from nats.js.errors import NotFoundError
 
-from ktrdr.backend.registry import WorkerRecord
+from ktrdr.protocol.workers import WorkerRecord
 from ktrdr.client import KtrdrClient, NoBackend
 from ktrdr.errors import KtrdrError, ProtocolError
 from ktrdr.operations.record import OperationRecord
@@ -105,18 +105,13 @@ async def epoch_metrics(client: KtrdrClient, op_id: str) -> list[dict[str, Any]]
 
 async def equity_curve(client: KtrdrClient, record: OperationRecord) -> list[float]:
     """A backtest's equity curve from the results bucket ([] when it stored none)."""
-    if "result" not in record.artifacts:
-        return []
-    from ktrdr.backtesting import BacktestResult  # pandas: only when a backtest is opened
-    from ktrdr.bus.objects import load_result
-    from ktrdr.workers.backtest import RESULT_NAME
+    from ktrdr.bus.objects import backtest_result
 
-    store = await client.bus.js.object_store(client.bus.names.bucket("results"))
     try:
-        blob = await load_result(store, record.id, RESULT_NAME)
+        result = await backtest_result(client.bus.js, client.bus.names, record)
     except KtrdrError:
         return []
-    return BacktestResult.from_bytes(blob).equity.to_numpy().tolist()
+    return [] if result is None else result.equity.to_numpy().tolist()
 
 
 async def cancel(client: KtrdrClient, op_id: str, reason: str = "cancelled from the monitor") -> str:

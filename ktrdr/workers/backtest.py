@@ -21,7 +21,6 @@ from ktrdr.operations.params import BacktestParams
 from ktrdr.training.bundle import ModelBundle
 from ktrdr.workers.context import OperationContext
 
-RESULT_NAME = "backtest"  # results bucket object `<op_id>/backtest`: BacktestResult.to_bytes()
 STEPS = ("loading model", "loading data", "signals", "simulating", "storing results")
 
 
@@ -156,7 +155,7 @@ def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
 
 def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     """Run one backtest operation and return its result summary (all metrics, model key, bars, range)."""
-    from ktrdr.bus.objects import ResultStore
+    from ktrdr.bus.objects import BACKTEST_RESULT, ResultStore
 
     started = time.monotonic()
     p = parse_params(ctx.parameters)
@@ -173,7 +172,7 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
                           progress=_Paced(ctx.progress, ctx.cancel, p.pace_s))
     simulate_s = time.monotonic() - simulate_at
     _step(ctx, "storing results")
-    name = ResultStore(ctx.services["objects"].results, ctx.loop).save(ctx.operation_id, RESULT_NAME,
+    name = ResultStore(ctx.services["objects"].results, ctx.loop).save(ctx.operation_id, BACKTEST_RESULT,
                                                                        result.to_bytes())
     ctx.artifacts.update({"result": name, **({"model": key} if key else {})})
     ctx.progress.update(percentage=100.0, current_step="done", steps_completed=len(STEPS), steps_total=len(STEPS))
