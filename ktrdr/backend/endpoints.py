@@ -151,7 +151,7 @@ class Endpoints:
     async def _resume_parent(self, parent: OperationRecord) -> Started:
         resumed = await tr.apply(self.b.bus.ops, parent.id, tr.resume())
         assert resumed is not None
-        await tr.apply(self.b.bus.ops, parent.id, lambda r: tr.moved(r, "running", attempt=r.attempt + 1))
+        await tr.apply(self.b.bus.ops, parent.id, tr.restart_parent())
         for child_id in parent.children:
             child = await self.b.bus.ops.find(child_id)
             if child is not None and child.status in ("failed", "cancelled"):

@@ -29,7 +29,7 @@ _PROGRESS_FIELDS = [f.name for f in msgspec.structs.fields(Progress)]
 
 def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
     """The record after one event (unchanged when the event is stale or already reflected)."""
-    if ev.attempt < r.attempt:
+    if not r.accepts(ev):
         return r
     if isinstance(ev, OperationMetric):  # counted even when the worker's terminal write got there first
         return msgspec.structs.replace(r, metrics_count=r.metrics_count + 1)
@@ -39,14 +39,12 @@ def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
         case OperationProgress() if r.status == "running" and ev.seq > r.progress_seq:
             progress = Progress(**{f: getattr(ev, f) for f in _PROGRESS_FIELDS})
             return msgspec.structs.replace(r, progress=progress, progress_seq=ev.seq)
-        case OperationCompleted() if r.status == "running":
-            done = msgspec.structs.replace(r.progress, percentage=100.0)
-            return tr.moved(r, "completed", result=ev.result, artifacts={**r.artifacts, **ev.artifacts},
-                            progress=done)
-        case OperationFailed() if r.status == "running":
-            return tr.moved(r, "failed", error=ev.error)
-        case OperationCancelledEvent() if r.status == "running":
-            return tr.moved(r, "cancelled", cancel_reason=r.cancel_reason or ev.reason)
+        case OperationCompleted():
+            return tr.finished(r, ev.attempt, "completed", result=ev.result, artifacts=ev.artifacts)
+        case OperationFailed():
+            return tr.finished(r, ev.attempt, "failed", error=ev.error)
+        case OperationCancelledEvent():
+            return tr.finished(r, ev.attempt, "cancelled", reason=ev.reason)
     return r
 
 

@@ -35,7 +35,7 @@ def check_route(op_type: str, pool: str) -> None:
 
 def work_order(record: OperationRecord) -> WorkOrder:
     """The order for the record's current dispatch."""
-    return WorkOrder(operation_id=record.id, type=record.type, pool=record.pool, attempt=record.dispatch,
+    return WorkOrder(operation_id=record.id, type=record.type, pool=record.pool, dispatch=record.dispatch,
                      parameters=record.parameters, resume=record.resume, parent_id=record.parent_id,
                      created_at=now_ns())
 
@@ -65,12 +65,7 @@ async def submit(bus: Bus, op_type: str, pool: str, parameters: dict[str, Any], 
 async def redispatch(bus: Bus, op_id: str, pool: str | None = None) -> OperationRecord | None:
     """Send a new order (dispatch + 1) for a pending or resuming record, optionally to another pool."""
 
-    def mutate(r: OperationRecord) -> OperationRecord:
-        if r.status not in ("pending", "resuming"):
-            raise tr.Skip
-        return tr.moved(r, r.status, dispatch=r.dispatch + 1, pool=pool or r.pool)
-
-    record = await tr.apply(bus.ops, op_id, mutate)
+    record = await tr.apply(bus.ops, op_id, tr.redispatch(pool))
     if record is not None:
         await publish_order(bus, record)
     return record

@@ -168,7 +168,7 @@ class Execution:
                 continue
             if record is not None and record.cancel_requested:
                 self._on_cancel_reason(record.cancel_reason or "cancelled")
-            elif record is not None and record.attempt > self.attempt:
+            elif record is not None and not record.owned_by(self.attempt):
                 self._on_cancel_reason("superseded by a newer attempt")
 
     async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
@@ -215,7 +215,7 @@ class Execution:
 
     async def _still_mine(self) -> bool:
         record = await persist(lambda: self.worker.bus.ops.find(self.op_id), f"read {self.op_id}")
-        return record is None or record.attempt <= self.attempt
+        return record is None or record.owned_by(self.attempt)
 
     async def _requeue(self, message: str, level: str, delay_s: float, error: ErrorInfo | None = None) -> None:
         """Back to pending and nak, so this or another worker claims it as a new attempt."""

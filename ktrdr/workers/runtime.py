@@ -164,7 +164,7 @@ class Worker:
         await execution.listen()
         try:
             record, revision = await tr.apply_rev(
-                self.bus.ops, order.operation_id, tr.claim(order.attempt, msg.metadata.num_delivered, self.worker_id))
+                self.bus.ops, order.operation_id, tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id))
         except OperationNotFound:
             await execution.close()
             await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")
@@ -190,8 +190,7 @@ class Worker:
     async def _stale_copy(self, order: WorkOrder, msg: Msg) -> bool:
         """True when a later delivery of this very message runs it: acking ours would remove theirs."""
         record = await self.bus.ops.find(order.operation_id)
-        return (record is not None and record.status == "running" and record.dispatch == order.attempt
-                and record.delivery > msg.metadata.num_delivered)
+        return record is not None and record.runs_later_delivery(order.dispatch, msg.metadata.num_delivered)
 
     async def _reject(self, msg: Msg, op_id: str | None, code: str, message: str) -> None:
         """Fail the operation if we can identify it, terminate the message, keep serving."""
