@@ -119,18 +119,15 @@ async def cancel(client: KtrdrClient, op_id: str, reason: str = "cancelled from 
     try:
         await client.cancel(op_id, reason)
         return "cancel requested"
-    except NoBackend:
+    except NoBackend:  # any worker stores the intent (pending ones too); the running one stops at once
         await client.cancel_direct(op_id, reason)
-        return "cancel sent to the worker (no backend)"
+        return "cancel published on the bus (no backend)"
 
 
 async def resume(client: KtrdrClient, op_id: str) -> str:
-    """Resume through the backend, else straight on the bus (the same compare-and-set)."""
+    """Resume through the backend: it writes KV and queues an order, which a client may not do itself."""
     try:
         await client.resume(op_id)
         return "resuming"
     except NoBackend:
-        from ktrdr.operations.submit import resume as resume_direct
-
-        await resume_direct(client.bus, op_id)
-        return "resuming (no backend)"
+        return "resume needs a backend (start one with `ktrdr backend` or `ktrdr up`)"

@@ -22,6 +22,7 @@ from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import move_waiting_gpu_orders, pool_for
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
+from ktrdr.operations.cancel import CancelIntents
 from ktrdr.operations.kinds import api_endpoints
 from ktrdr.protocol.codec import decode, encode
 from ktrdr.bus.tasks import stop_tasks
@@ -42,6 +43,7 @@ class Backend:
         self.registry: Registry | None = None  # type: ignore[assignment]
         self.aggregator = Aggregator(bus)
         self.dead = DeadLetters(bus)
+        self.cancels = CancelIntents(bus)
         self.parents = ParentDriver(bus, self.index, lambda t, d: pool_for(t, d, self.registry))
         self.endpoints = Endpoints(self)
         self.retention_every_s = retention_every_s
@@ -57,6 +59,7 @@ class Backend:
         self.index.listeners.append(self.parents.on_change)
         await self.aggregator.start()
         await self.dead.start()
+        await self.cancels.start()
         self._tasks = [asyncio.create_task(self._every(1.0, self._route)),
                        asyncio.create_task(self._every(self.retention_every_s, self.retention_sweep))]
         self._service = await self._start_service()
@@ -117,7 +120,7 @@ class Backend:
     async def stop(self) -> None:
         """Stop answering and folding; nothing is lost (durable consumers keep the rest)."""
         await stop_tasks(self._tasks)
-        parts = [self._service.stop() if self._service else None, self.dead.stop(), self.aggregator.stop(),
+        parts = [self._service.stop() if self._service else None, self.dead.stop(), self.cancels.stop(), self.aggregator.stop(),
                  self.index.stop(), self.registry.stop() if self.registry else None]
         for part in parts:
             if part is None:

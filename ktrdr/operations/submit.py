@@ -7,11 +7,15 @@ from typing import Any
 from ktrdr.bus.handle import Bus
 from ktrdr.errors import KtrdrError
 from ktrdr.operations import kinds
+from ktrdr.operations.cancel import request as cancel
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.record import OperationRecord, new_record
 from ktrdr.operations.store import Conflict
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import WorkOrder, now_ns
+
+
+__all__ = ["SubmitError", "cancel", "check_route", "publish_order", "redispatch", "resume", "submit", "work_order"]
 
 
 class SubmitError(KtrdrError, ValueError):
@@ -76,17 +80,4 @@ async def resume(bus: Bus, op_id: str) -> OperationRecord:
     record = await tr.apply(bus.ops, op_id, tr.resume())
     assert record is not None
     await publish_order(bus, record)
-    return record
-
-
-async def cancel(bus: Bus, op_id: str, reason: str = "cancelled", requested_by: str = "") -> OperationRecord:
-    """Cancel: pending → cancelled at once; running → intent in KV plus a core cancel to its worker."""
-    from ktrdr.protocol.messages import CancelRequest
-
-    record = await tr.apply(bus.ops, op_id, tr.request_cancel(reason))
-    if record is None:
-        record, _ = await bus.ops.get(op_id)
-    if record.status == "running":
-        await bus.nc.publish(bus.names.cancel(op_id),
-                             encode(CancelRequest(reason=reason, requested_by=requested_by)))
     return record

@@ -11,11 +11,12 @@ import msgspec
 from nats.aio.msg import Msg
 
 from ktrdr.bus.retry import TRANSIENT, persist
-from ktrdr.context import CancelToken, ProgressReporter
+from ktrdr.context import ProgressReporter
 from ktrdr.errors import OperationCancelled, RetryableError
 from ktrdr.operations import transitions as tr
+from ktrdr.operations.cancel import SHUTDOWN_REASON, CancelKind, CancelWatch
 from ktrdr.operations.record import OperationRecord
-from ktrdr.protocol.codec import decode_cancel, encode
+from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import (
     ErrorInfo, OperationCancelledEvent, OperationCompleted, OperationFailed, OperationLog, OperationStarted,
     event_kind, now_ns,
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from ktrdr.workers.runtime import Worker
 
 log = logging.getLogger("ktrdr.workers")
-SHUTDOWN = "worker shutting down"
 
 
 def _in_thread(pool: concurrent.futures.ThreadPoolExecutor, handler: Handler,
@@ -49,22 +49,25 @@ class Execution:
         self.worker, self.msg, self.op_id, self.handler = worker, msg, op_id, handler
         self.record: OperationRecord | None = None
         self.attempt = self.revision = 0
-        self.token = CancelToken()
+        self.cancel = CancelWatch(worker.bus, op_id)
+        self.token = self.cancel.token
         self.reporter = ProgressReporter()
         self._seq = 0
         self._sub: Any = None
         self._done = asyncio.Event()
-        self.abandoned = False
 
     async def listen(self) -> None:
         """Subscribe to this operation's cancel subject before claiming, so no cancel slips between."""
-        self._sub = await self.worker.bus.nc.subscribe(self.worker.bus.names.cancel(self.op_id), cb=self._on_cancel)
+        await self.cancel.listen()
 
     async def close(self) -> None:
         """Drop the cancel subscription."""
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
+        await self.cancel.close()
+
+    @property
+    def abandoned(self) -> bool:
+        """True when the operation ignored a cancel past the grace period (its thread is left behind)."""
+        return self.cancel.kind is CancelKind.ABANDONED
 
     def bind(self, record: OperationRecord, revision: int) -> None:
         """Attach the claimed record (its attempt stamps every event) and its KV revision."""
@@ -132,23 +135,9 @@ class Execution:
                     deadline = loop.time() + self.worker.grace_s
                 continue
             if loop.time() >= deadline:
-                self.abandoned = True
+                self.cancel.abandon()
                 return OperationCancelled(f"{self.token.reason} (did not stop within {self.worker.grace_s:g}s; "
                                           "abandoned, worker will restart)")
-
-    def _on_cancel_reason(self, reason: str) -> None:
-        if not self.token.cancelled:
-            log.info("cancel %s: %s", self.op_id, reason)
-        self.token.cancel(reason)
-
-    async def _on_cancel(self, msg: Msg) -> None:
-        try:
-            request = decode_cancel(msg.data, subject=msg.subject)
-        except Exception as exc:  # a garbled body still means 'cancel'
-            log.warning("unreadable cancel body on %s (%s); cancelling anyway", msg.subject, exc)
-            self._on_cancel_reason("cancelled")
-            return
-        self._on_cancel_reason(request.reason)
 
     async def _keepalive(self) -> None:
         """Tell JetStream we are alive (AckWait stays short) and pick up cancel intent stored in KV."""
@@ -166,16 +155,13 @@ class Execution:
             except Exception as exc:  # disconnected: keep trying, the reconnect will resume us
                 log.debug("keepalive for %s failed: %s", self.op_id, exc)
                 continue
-            if record is not None and record.cancel_requested:
-                self._on_cancel_reason(record.cancel_reason or "cancelled")
-            elif record is not None and not record.owned_by(self.attempt):
-                self._on_cancel_reason("superseded by a newer attempt")
+            self.cancel.check_record(record, self.attempt)
 
     async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
         """Publish the terminal event, record it, then ack, nak or terminate the order."""
         if isinstance(outcome, TRANSIENT):  # the bus, not the operation, failed: run it again from its checkpoint
             outcome = RetryableError(f"NATS was unavailable ({type(outcome).__name__}: {outcome})", delay_s=1.0)
-        if isinstance(outcome, OperationCancelled) and self.token.reason == SHUTDOWN and not self.abandoned:
+        if isinstance(outcome, OperationCancelled) and self.cancel.kind is CancelKind.SHUTDOWN:
             await self._requeue("checkpointed and requeued at worker shutdown", "info", 0.0)
         elif isinstance(outcome, RetryableError):
             self.worker.counters["failed"] += 1
@@ -227,5 +213,5 @@ class Execution:
 
     def request_shutdown(self) -> None:
         """Ask the operation to checkpoint and stop so that another worker resumes it."""
-        self.token.cancel(SHUTDOWN)
+        self.cancel.fire(CancelKind.SHUTDOWN, SHUTDOWN_REASON)
 

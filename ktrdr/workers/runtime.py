@@ -19,6 +19,7 @@ from ktrdr.bus.handle import Bus
 from ktrdr.context import Checkpointer, MemoryCheckpointer
 from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
+from ktrdr.operations.cancel import CancelIntents
 from ktrdr.operations.store import OperationNotFound
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import GpuInfo, WorkOrder
@@ -53,6 +54,7 @@ class Worker:
         self._tasks: set[asyncio.Task] = set()
         self._stop_waiter: asyncio.Task | None = None
         self.heartbeat = Heartbeater(self, gpu=gpu)
+        self.cancels = CancelIntents(bus)  # a bare `nats pub ktrdr.cancel.<id>` is stored even without a backend
 
     @property
     def status(self) -> str:
@@ -79,6 +81,7 @@ class Worker:
         """Heartbeat and serve until stop() — or, in burst mode, until the queue is empty."""
         psub = await self._bind()
         await self._bind_checkpoints()
+        await self.cancels.start()
         self.heartbeat.start()
         try:
             await self._serve(psub, burst)
@@ -88,6 +91,7 @@ class Worker:
                 self._stop_waiter.cancel()
             self.threads.shutdown(wait=False, cancel_futures=True)
             await self.heartbeat.stop()
+            await self.cancels.stop()
             await psub.unsubscribe()
 
     async def _bind(self) -> Any:
