@@ -11,6 +11,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import watch_bucket
 from ktrdr.errors import KtrdrError
 from ktrdr.operations.record import OperationRecord, new_operation_id
 from ktrdr.protocol.codec import decode, decode_event, encode
@@ -150,21 +151,11 @@ class KtrdrClient:
 
     async def follow(self, op_id: str) -> AsyncIterator[OperationRecord]:
         """The record now, then after every change, until it is terminal (children included via the parent)."""
-        watcher = await self.bus.ops.kv.watch(op_id)
-        try:
-            while True:
-                entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
-                if entry is None or not entry.value:
-                    continue
-                record = decode(entry.value, OperationRecord)
+        async for record in watch_bucket(self.bus.ops.kv, OperationRecord, op_id):
+            if isinstance(record, OperationRecord):
                 yield record
                 if record.terminal:
                     return
-        finally:
-            try:
-                await watcher.stop()
-            except Exception:  # the connection is closing: the watch ends with it
-                pass
 
 
 __all__ = ["ApiError", "KtrdrClient", "NoBackend", "event_kind"]

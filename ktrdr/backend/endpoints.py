@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from nats.js.errors import NotFoundError
 
 from ktrdr.backend.errors import ApiFailure
 from ktrdr.backend.parents import create_parent
 from ktrdr.backend.routing import capacity_warning, pool_for
+from ktrdr.bus.reading import page_stream
 from ktrdr.operations import kinds
 from ktrdr.operations import submit as ops
 from ktrdr.operations import transitions as tr
@@ -162,16 +162,12 @@ class Endpoints:
     async def operations_metrics(self, req: api.GetMetrics) -> dict[str, Any]:
         """Metric events from `cursor` on (stream order); `next_cursor` continues."""
         n, out, seq = self.b.bus.names, [], max(1, req.cursor)
-        subject = n.event(req.operation_id, "metric")
-        for _ in range(max(1, min(req.limit, MAX_LIST))):
-            try:
-                raw = await self.b.bus.js.get_msg(n.events_stream, seq=seq, subject=subject, next=True)
-            except NotFoundError:
-                break
+        async for raw in page_stream(self.b.bus.js, n.events_stream, n.event(req.operation_id, "metric"),
+                                     start=seq, limit=max(1, min(req.limit, MAX_LIST))):
             event = decode(raw.data or b"", OperationMetric)
             out.append({"seq": raw.seq, "attempt": event.attempt, "name": event.name, "values": event.values,
                         "ts": event.ts})
-            seq = (raw.seq or seq) + 1
+            seq = raw.seq + 1
         return {"operation_id": req.operation_id, "metrics": out, "next_cursor": seq}
 
     async def operations_result(self, req: api.OperationRef) -> dict[str, Any]:
@@ -203,14 +199,9 @@ class Endpoints:
 
     async def dead_list(self, req: api.Empty) -> dict[str, Any]:
         """Orders that exhausted their deliveries."""
-        n, out, seq = self.b.bus.names, [], 1
-        for _ in range(MAX_LIST):
-            try:
-                raw = await self.b.bus.js.get_msg(n.dead_stream, seq=seq, subject=n.dead_all(), next=True)
-            except NotFoundError:
-                break
+        n, out = self.b.bus.names, []
+        async for raw in page_stream(self.b.bus.js, n.dead_stream, n.dead_all(), limit=MAX_LIST):
             headers = raw.headers or {}
             out.append({"seq": raw.seq, "subject": headers.get("Ktrdr-Subject", raw.subject),
                         "reason": headers.get("Ktrdr-Reason", ""), "order": msgspec.json.decode(raw.data or b"{}")})
-            seq = (raw.seq or seq) + 1
         return {"entries": out}

@@ -13,6 +13,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import Deleted, watch_bucket
 from ktrdr.errors import ProtocolError
 from ktrdr.operations.kinds import work_pairs
 from ktrdr.protocol.codec import decode, encode
@@ -66,18 +67,11 @@ class Registry:
 
     async def _watch(self) -> None:
         """Mirror the bucket (other backends' writes included)."""
-        watcher = await self.kv.watchall()
-        while True:
-            entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
-            if entry is None:
-                continue
-            if entry.value is None or entry.operation in ("DEL", "PURGE"):
-                self.workers.pop(entry.key, None)
-                continue
-            try:
-                self.workers[entry.key] = decode(entry.value, WorkerRecord)
-            except ProtocolError:
-                continue
+        async for item in watch_bucket(self.kv, WorkerRecord):
+            if isinstance(item, Deleted):
+                self.workers.pop(item.key, None)
+            elif isinstance(item, WorkerRecord):
+                self.workers[item.worker_id] = item
 
     async def _sweep_loop(self) -> None:
         while True:
