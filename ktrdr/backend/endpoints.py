@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
 from ktrdr.backend.errors import ApiFailure
-from ktrdr.backend.parents import create_parent
+from ktrdr.backend.index import OperationsIndex
+from ktrdr.backend.parents import ParentDriver, create_parent
+from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import capacity_warning, pool_for
+from ktrdr.bus.handle import Bus
 from ktrdr.bus.reading import page_stream
 from ktrdr.operations import kinds
 from ktrdr.operations import submit as ops
@@ -20,9 +24,6 @@ from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol import api
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import OperationMetric
-
-if TYPE_CHECKING:
-    from ktrdr.backend.service import Backend
 
 MAX_LIST = 1000
 
@@ -61,11 +62,23 @@ def check_strategy(text: str) -> Any:
                          hint=exc.suggestion or "fix the strategy file; `ktrdr validate FILE` checks it") from None
 
 
+@dataclass(frozen=True)
+class BackendParts:
+    """What the endpoints use of their backend: its bus, views, parent driver and identity."""
+
+    bus: Bus
+    registry: Registry
+    index: OperationsIndex
+    parents: ParentDriver
+    backend_id: str
+    started: float  # time.monotonic() at start, for the uptime
+
+
 class Endpoints:
     """One method per (area, verb)."""
 
-    def __init__(self, backend: Backend) -> None:
-        self.b = backend
+    def __init__(self, parts: BackendParts) -> None:
+        self.b = parts
 
     def method(self, area: str, verb: str) -> Callable[[Any], Awaitable[Any]]:
         """The implementation of one endpoint: its own method, else the generic start of a worker kind."""

@@ -14,7 +14,7 @@ from nats.micro import add_service
 from nats.micro.request import Request
 
 from ktrdr.backend.deadletter import DeadLetters
-from ktrdr.backend.endpoints import Endpoints
+from ktrdr.backend.endpoints import BackendParts, Endpoints
 from ktrdr.backend.errors import to_failure
 from ktrdr.backend.index import OperationsIndex
 from ktrdr.backend.parents import ParentDriver
@@ -45,7 +45,7 @@ class Backend:
         self.dead = DeadLetters(bus)
         self.cancels = CancelIntents(bus)
         self.parents = ParentDriver(bus, self.index, lambda t, d: pool_for(t, d, self.registry))
-        self.endpoints = Endpoints(self)
+        self.endpoints: Endpoints | None = None  # built once the registry is open
         self.retention_every_s = retention_every_s
         self.stuck_after_s = stuck_after_s
         self._service: Any = None
@@ -55,6 +55,9 @@ class Backend:
         """Bring every part up; the API answers last, once the views are loaded."""
         self.registry = await Registry.open(self.bus, stuck_after_s=self.stuck_after_s)
         await self.registry.start()
+        self.endpoints = Endpoints(BackendParts(bus=self.bus, registry=self.registry, index=self.index,
+                                                parents=self.parents, backend_id=self.backend_id,
+                                                started=self.started))
         await self.index.start()
         self.index.listeners.append(self.parents.on_change)
         await self.aggregator.start()
@@ -72,6 +75,7 @@ class Backend:
         service = await add_service(self.bus.nc, name=n.service_name(), version=VERSION,
                                     description="KTRDR backend API", queue_group=n.service_name(),
                                     metadata={"backend_id": self.backend_id})
+        assert self.endpoints is not None, "start() builds the endpoints first"
         group = service.add_group(name=f"{n.ns}.api")
         for (area, verb), req_type in api_endpoints().items():
             method = self.endpoints.method(area, verb)

@@ -17,6 +17,9 @@ NonNegInt = Annotated[int, Meta(ge=0)]
 NonNegFloat = Annotated[float, Meta(ge=0)]
 PositiveInt = Annotated[int, Meta(gt=0)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
+# An ISO date/time is ~30 characters; the bound keeps a hostile megabyte away from the (slow) date parser.
+When = Annotated[str, Meta(max_length=64)]
+Name = Annotated[str, Meta(min_length=1, max_length=64)]
 Device = Literal["auto", "gpu", "cpu"]
 Source = Literal["ib", "synthetic", "csv"]
 Mode = Literal["tail", "backfill", "full"]
@@ -80,12 +83,12 @@ class BacktestParams(Params, kw_only=True, frozen=True):
 class DataLoadParams(Params, kw_only=True, frozen=True):
     """Parameters of a data load; without `source` it loads from IB, never silently from synthetic bars."""
 
-    symbol: NonEmpty
-    timeframe: NonEmpty
+    symbol: Name
+    timeframe: Name
     source: Source = "ib"
     mode: Mode = "tail"
-    start: str | None = None  # ISO date/time (UTC unless it says otherwise)
-    end: str | None = None
+    start: When | None = None  # ISO date/time (UTC unless it says otherwise)
+    end: When | None = None
     seed: int = 0  # synthetic only
     csv_dir: str | None = None  # csv only: a directory on the data worker holding {SYMBOL}_{tf}.csv
 
@@ -159,7 +162,7 @@ def check_data_load(p: DataLoadParams) -> None:
         try:
             parse(value)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"`{name}` is invalid: {value!r} ({exc})", path=name) from None
+            raise ConfigError(f"`{name}` is invalid: {value!r} ({str(exc)[:200]})", path=name) from None
     if p.source == "csv" and not p.csv_dir:
         raise ConfigError("a csv load needs `csv_dir`, the folder of {SYMBOL}_{timeframe}.csv files on the "
                           "data worker", path="csv_dir")

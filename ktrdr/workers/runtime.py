@@ -24,8 +24,8 @@ from ktrdr.operations.store import OperationNotFound
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import GpuInfo, WorkOrder
 from ktrdr.workers.context import Handler
-from ktrdr.workers.execution import Execution
-from ktrdr.workers.heartbeat import Heartbeater
+from ktrdr.workers.execution import Execution, ExecutionEnv
+from ktrdr.workers.heartbeat import Heartbeater, WorkerIdentity
 from ktrdr.workers.takeover import settle_from_log
 
 log = logging.getLogger("ktrdr.workers")
@@ -53,7 +53,10 @@ class Worker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._stop_waiter: asyncio.Task | None = None
-        self.heartbeat = Heartbeater(self, gpu=gpu)
+        self.env = ExecutionEnv(bus=bus, worker_id=self.worker_id, threads=self.threads, grace_s=grace_s,
+                                services=self.services, counters=self.counters, checkpointer_for=self.checkpointer_for)
+        self.heartbeat = Heartbeater(bus, WorkerIdentity(self.worker_id, kind, pool, capacity), self.counters,
+                                     self._state, gpu=gpu)
         self.cancels = CancelIntents(bus)  # a bare `nats pub ktrdr.cancel.<id>` is stored even without a backend
 
     @property
@@ -62,6 +65,10 @@ class Worker:
         if self._stopping.is_set():
             return "draining"
         return "busy" if len(self.running) >= self.capacity else "idle"
+
+    def _state(self) -> tuple[str, list[str]]:
+        """(status, running operation ids), as the heartbeat reports them."""
+        return self.status, list(self.running)
 
     def checkpointer_for(self, op_id: str, loop: asyncio.AbstractEventLoop) -> Checkpointer:
         """Where this operation's checkpoints live (the object store unless a factory was given)."""
@@ -164,7 +171,7 @@ class Worker:
         if msg.metadata.num_delivered > 1 and await settle_from_log(self.bus, order.operation_id):
             await msg.ack()  # the last attempt finished; only its record and ack were lost
             return
-        execution = Execution(self, msg, order.operation_id, self.handler)
+        execution = Execution(self.env, msg, order.operation_id, self.handler)
         await execution.listen()
         try:
             record, revision = await tr.apply_rev(
