@@ -5,39 +5,37 @@ from __future__ import annotations
 import pandas as pd
 
 from ktrdr.indicators.core import atr as _atr
-from ktrdr.indicators.core import ema, price_of, safe_div, sma
+from ktrdr.indicators.core import ema, price_of, sma
+from ktrdr.indicators.params import SOURCE, flag, integer, number
 from ktrdr.indicators.registry import register
 
 _HLC = ("high", "low", "close")
 
 
-@register("bbands", params={"period": 20, "std": 2.0, "source": "close"},
-          warmup=lambda p: p["period"] - 1,
-          outputs=("upper", "middle", "lower", "width", "percent_b"),
-          aliases=("bollinger", "bollinger_bands", "bb"))
-def bbands(df: pd.DataFrame, period: int, std: float, source: str) -> pd.DataFrame:
+@register("bollingerbands", params={"period": integer(20, 2, 200), "multiplier": number(2.0, 0, 10),
+                                   "source": SOURCE},
+          warmup=lambda p: p["period"] - 1, outputs=("upper", "middle", "lower"),
+          aliases=("bollingerbandsindicator", "bbands"))
+def bbands(df: pd.DataFrame, period: int, multiplier: float, source: str) -> pd.DataFrame:
     """Bollinger bands (population std), band width relative to the middle, and %B."""
     x = price_of(df, source)
     middle = sma(x, period)
-    dev = x.rolling(period, min_periods=period).std(ddof=0) * std
-    upper, lower = middle + dev, middle - dev
-    return pd.DataFrame({
-        "upper": upper, "middle": middle, "lower": lower,
-        "width": safe_div(upper - lower, middle, 0.0),
-        "percent_b": safe_div(x - lower, upper - lower, 0.5),
-    })
+    dev = x.rolling(period, min_periods=period).std(ddof=0) * multiplier
+    return pd.DataFrame({"upper": middle + dev, "middle": middle, "lower": middle - dev})
 
 
-@register("atr", params={"period": 14}, warmup=lambda p: p["period"] - 1,
-          aliases=("average_true_range",), inputs=_HLC)
+@register("atr", params={"period": integer(14, 1, 100)}, warmup=lambda p: p["period"] - 1,
+          aliases=("atrindicator",), inputs=_HLC)
 def atr(df: pd.DataFrame, period: int) -> pd.Series:
     """Average true range (Wilder smoothing)."""
     return _atr(df, period)
 
 
-@register("keltner", params={"period": 20, "atr_period": 10, "multiplier": 2.0},
+@register("keltnerchannels", params={"period": integer(20, 2, 500), "atr_period": integer(10, 2, 200),
+                                    "multiplier": number(2.0, 0, 10)},
           warmup=lambda p: max(p["period"], p["atr_period"]) - 1,
-          outputs=("upper", "middle", "lower"), aliases=("keltner_channel", "kc"), inputs=_HLC)
+          outputs=("upper", "middle", "lower"), aliases=("keltnerchannelsindicator",),
+          inputs=_HLC)
 def keltner(df: pd.DataFrame, period: int, atr_period: int, multiplier: float) -> pd.DataFrame:
     """Keltner channel: EMA of close ± multiplier × ATR."""
     middle = ema(df["close"], period)
@@ -45,10 +43,10 @@ def keltner(df: pd.DataFrame, period: int, atr_period: int, multiplier: float) -
     return pd.DataFrame({"upper": middle + band, "middle": middle, "lower": middle - band})
 
 
-@register("donchian", params={"period": 20}, warmup=lambda p: p["period"] - 1,
-          outputs=("upper", "middle", "lower"), aliases=("donchian_channel", "dc"),
-          inputs=("high", "low"))
-def donchian(df: pd.DataFrame, period: int) -> pd.DataFrame:
+@register("donchianchannels", params={"period": integer(20, 2, 500), "include_middle": flag(True)},
+          warmup=lambda p: p["period"] - 1, outputs=("upper", "middle", "lower"),
+          aliases=("donchianchannelsindicator",), inputs=("high", "low"))
+def donchian(df: pd.DataFrame, period: int, include_middle: bool) -> pd.DataFrame:
     """Donchian channel: highest high, lowest low and their midpoint over `period` bars."""
     upper = df["high"].rolling(period, min_periods=period).max()
     lower = df["low"].rolling(period, min_periods=period).min()

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 
 from ktrdr.indicators.core import safe_div, typical_price
+from ktrdr.indicators.params import integer
 from ktrdr.indicators.registry import register
 
 _HLCV = ("high", "low", "close", "volume")
 
 
-@register("obv", params={}, warmup=lambda p: 0, aliases=("on_balance_volume",),
+@register("obv", params={}, warmup=lambda p: 0, aliases=("obvindicator",),
           inputs=("close", "volume"))
 def obv(df: pd.DataFrame) -> pd.Series:
     """On-balance volume; the first bar counts as an up bar."""
@@ -19,8 +20,8 @@ def obv(df: pd.DataFrame) -> pd.Series:
     return pd.Series(signed, index=df.index).cumsum()
 
 
-@register("mfi", params={"period": 14}, warmup=lambda p: p["period"],
-          aliases=("money_flow_index",), inputs=_HLCV)
+@register("mfi", params={"period": integer(14, 1, 100)}, warmup=lambda p: p["period"],
+          aliases=("mfiindicator",), inputs=_HLCV)
 def mfi(df: pd.DataFrame, period: int) -> pd.Series:
     """Money flow index (0..100): volume-weighted RSI of the typical price."""
     tp = typical_price(df)
@@ -31,8 +32,8 @@ def mfi(df: pd.DataFrame, period: int) -> pd.Series:
     return (100.0 - 100.0 / (1.0 + pos / neg)).where(neg != 0, 100.0).where(pos.notna())
 
 
-@register("vwap", params={"period": 14}, warmup=lambda p: p["period"] - 1,
-          aliases=("volume_weighted_average_price",), inputs=_HLCV)
+@register("vwap", params={"period": integer(20, 1, 200)}, warmup=lambda p: p["period"] - 1,
+          aliases=("vwapindicator",), inputs=_HLCV)
 def vwap(df: pd.DataFrame, period: int) -> pd.Series:
     """Rolling volume-weighted average of the typical price over `period` bars."""
     pv = (typical_price(df) * df["volume"]).rolling(period, min_periods=period).sum()
@@ -40,8 +41,8 @@ def vwap(df: pd.DataFrame, period: int) -> pd.Series:
     return safe_div(pv, vol)
 
 
-@register("cmf", params={"period": 20}, warmup=lambda p: p["period"] - 1,
-          aliases=("chaikin_money_flow",), inputs=_HLCV)
+@register("cmf", params={"period": integer(21, 2, 500)}, warmup=lambda p: p["period"] - 1,
+          aliases=("cmfindicator",), inputs=_HLCV)
 def cmf(df: pd.DataFrame, period: int) -> pd.Series:
     """Chaikin money flow (-1..1)."""
     mfv = _clv(df) * df["volume"]
@@ -49,9 +50,7 @@ def cmf(df: pd.DataFrame, period: int) -> pd.Series:
     return safe_div(mfv.rolling(period, min_periods=period).sum(), vol, 0.0)
 
 
-@register("ad_line", params={}, warmup=lambda p: 0,
-          aliases=("ad", "adl", "acc_dist", "accumulation_distribution", "a/d_line", "a/d"),
-          inputs=_HLCV)
+@register("adline", params={}, warmup=lambda p: 0, aliases=("adlineindicator",), inputs=_HLCV)
 def ad_line(df: pd.DataFrame) -> pd.Series:
     """Accumulation/distribution line: running sum of close-location-weighted volume."""
     return (_clv(df) * df["volume"]).cumsum()

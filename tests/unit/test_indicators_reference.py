@@ -11,10 +11,14 @@ talipp_ind = pytest.importorskip("talipp.indicators")
 from talipp.ohlcv import OHLCV  # noqa: E402
 
 from ktrdr.indicators import (  # noqa: E402
+    IndicatorError,
     IndicatorSpec,
     compute_indicator,
     get_indicator,
+    ignored_params,
     indicator_names,
+    primary_output,
+    resolve_params,
     warmup_bars,
 )
 
@@ -43,10 +47,13 @@ def close_to(a, b, start: int = 0) -> None:
                                rtol=1e-7, atol=1e-7)
 
 
-def test_at_least_25_indicators_and_aliases():
-    assert len(indicator_names()) >= 25
-    assert get_indicator("Williams %R").name == "williams_r"
-    assert get_indicator("bollinger").name == "bbands"
+def test_original_names_and_aliases_resolve_case_insensitively():
+    assert get_indicator("WilliamsR").name == "williamsr"
+    assert get_indicator("bbands").name == "bollingerbands"
+    assert get_indicator("BollingerBandsIndicator").name == "bollingerbands"
+    assert get_indicator("SMA").name == "simplemovingaverage"
+    with pytest.raises(IndicatorError, match="did you mean 'williamsr'"):
+        get_indicator("williams_r")
 
 
 @pytest.mark.parametrize("name", indicator_names())
@@ -61,7 +68,10 @@ def test_warmup_is_exactly_the_leading_nan_rows(ohlcv, name):
 def test_multi_output_names(ohlcv):
     out = compute_indicator(ohlcv, "macd_12_26_9", IndicatorSpec(type="macd"))
     assert list(out.columns) == ["macd_12_26_9.line", "macd_12_26_9.signal",
-                                 "macd_12_26_9.histogram"]
+                                 "macd_12_26_9.histogram", "macd_12_26_9"]
+    # The bare id is the primary output, as in the original.
+    assert primary_output("macd") == "line" and primary_output("rsi") is None
+    np.testing.assert_array_equal(out["macd_12_26_9"], out["macd_12_26_9.line"])
     assert list(ours(ohlcv, "rsi").columns) == ["x"]
 
 
@@ -73,7 +83,7 @@ def test_moving_averages(ohlcv):
 
 
 def test_macd(ohlcv):
-    out, c = ours(ohlcv, "macd", fast=12, slow=26, signal=9), ohlcv["close"]
+    out, c = ours(ohlcv, "macd", fast_period=12, slow_period=26, signal_period=9), ohlcv["close"]
     close_to(out["x.line"], ta.trend.macd(c, 26, 12))
     close_to(out["x.signal"], ta.trend.macd_signal(c, 26, 12, 9))
     close_to(out["x.histogram"], ta.trend.macd_diff(c, 26, 12, 9))
@@ -83,9 +93,9 @@ def test_oscillators(ohlcv):
     h, lo, c, v = (ohlcv[k] for k in ("high", "low", "close", "volume"))
     close_to(ours(ohlcv, "rsi", period=14)["x"], ta.momentum.rsi(c, 14), N - TAIL)
     close_to(ours(ohlcv, "roc", period=12)["x"], ta.momentum.roc(c, 12))
-    close_to(ours(ohlcv, "williams_r", period=14)["x"], ta.momentum.williams_r(h, lo, c, 14))
+    close_to(ours(ohlcv, "williamsr", period=14)["x"], ta.momentum.williams_r(h, lo, c, 14))
     close_to(ours(ohlcv, "cci", period=20)["x"], ta.trend.cci(h, lo, c, 20))
-    st = ours(ohlcv, "stochastic", period=14, d_period=3)
+    st = ours(ohlcv, "stochastic", k_period=14, d_period=3, smooth_k=1)
     close_to(st["x.k"], ta.momentum.stoch(h, lo, c, 14, 3))
     close_to(st["x.d"], ta.momentum.stoch_signal(h, lo, c, 14, 3))
     close_to(ours(ohlcv, "mfi", period=14)["x"], ta.volume.money_flow_index(h, lo, c, v, 14), 14)
@@ -94,16 +104,15 @@ def test_oscillators(ohlcv):
 
 def test_volatility(ohlcv):
     h, lo, c = ohlcv["high"], ohlcv["low"], ohlcv["close"]
-    bb = ours(ohlcv, "bbands", period=20, std=2.0)
+    bb = ours(ohlcv, "bbands", period=20, multiplier=2.0)
     close_to(bb["x.upper"], ta.volatility.bollinger_hband(c, 20, 2))
     close_to(bb["x.middle"], ta.volatility.bollinger_mavg(c, 20))
     close_to(bb["x.lower"], ta.volatility.bollinger_lband(c, 20, 2))
-    close_to(bb["x.percent_b"], ta.volatility.bollinger_pband(c, 20, 2), 19)
     close_to(ours(ohlcv, "atr", period=14)["x"], ta.volatility.average_true_range(h, lo, c, 14), 13)
-    dc = ours(ohlcv, "donchian", period=20)
+    dc = ours(ohlcv, "donchianchannels", period=20)
     close_to(dc["x.upper"], ta.volatility.donchian_channel_hband(h, lo, c, 20))
     close_to(dc["x.lower"], ta.volatility.donchian_channel_lband(h, lo, c, 20))
-    kc = ours(ohlcv, "keltner", period=20, atr_period=10, multiplier=2.0)
+    kc = ours(ohlcv, "keltnerchannels", period=20, atr_period=10, multiplier=2.0)
     ref = ta.volatility.KeltnerChannel(h, lo, c, 20, window_atr=10, original_version=False,
                                        multiplier=2)
     close_to(kc["x.upper"], ref.keltner_channel_hband(), 19)
@@ -113,7 +122,7 @@ def test_volatility(ohlcv):
 def test_volume(ohlcv):
     h, lo, c, v = (ohlcv[k] for k in ("high", "low", "close", "volume"))
     close_to(ours(ohlcv, "obv")["x"], ta.volume.on_balance_volume(c, v))
-    close_to(ours(ohlcv, "ad_line")["x"], ta.volume.acc_dist_index(h, lo, c, v))
+    close_to(ours(ohlcv, "adline")["x"], ta.volume.acc_dist_index(h, lo, c, v))
     close_to(ours(ohlcv, "cmf", period=20)["x"], ta.volume.chaikin_money_flow(h, lo, c, v, 20))
     close_to(ours(ohlcv, "vwap", period=14)["x"],
              ta.volume.volume_weighted_average_price(h, lo, c, v, 14))
@@ -144,14 +153,14 @@ def test_adx_against_talipp(ohlcv):
 def test_psar_against_talipp(ohlcv):
     ref = [np.nan if r is None else r.value for r in
            _talipp(ohlcv, talipp_ind.ParabolicSAR, 0.02, 0.02, 0.2)]
-    close_to(ours(ohlcv, "psar", step=0.02, max_step=0.2)["x"], ref, 4)
+    close_to(ours(ohlcv, "parabolicsar", initial_af=0.02, step_af=0.02, max_af=0.2)["x"], ref, 4)
 
 
 def test_supertrend_against_talipp(ohlcv):
     ref = _talipp(ohlcv, talipp_ind.SuperTrend, 10, 3)
     out = ours(ohlcv, "supertrend", period=10, multiplier=3.0)
     start = 30  # talipp starts its final bands at 0; both settle within a few bars
-    close_to(out["x.value"], [np.nan if r is None else r.value for r in ref], start)
+    close_to(out["x.trend"], [np.nan if r is None else r.value for r in ref], start)
     trend = [np.nan if r is None else (1.0 if r.trend.name == "UP" else -1.0) for r in ref]
     close_to(out["x.direction"], trend, start)
 
@@ -159,7 +168,7 @@ def test_supertrend_against_talipp(ohlcv):
 def test_distance_from_ma(ohlcv):
     c = ohlcv["close"]
     ma = c.rolling(20).mean()
-    close_to(ours(ohlcv, "distance_ma", period=20)["x"], (c - ma) / ma * 100)
+    close_to(ours(ohlcv, "distancefromma", period=20)["x"], (c - ma) / ma * 100)
 
 
 def test_zigzag_hand_worked_example():
@@ -170,3 +179,12 @@ def test_zigzag_hand_worked_example():
     # 110 is confirmed as a peak at 98 (-10.9%), 95 as a trough at 106 (+11.6%).
     assert out["x.direction"].tolist() == [0, 0, 0, 0, -1, -1, -1, -1, 1, 1]
     assert out["x.pivot"].tolist() == [100] * 4 + [110] * 4 + [95] * 2
+
+
+def test_parameters_the_original_ignored_are_ignored_and_reported():
+    spec = IndicatorSpec(type="macd", params={"fast": 12, "fast_period": 5})
+    assert ignored_params(spec) == ["fast"]
+    assert resolve_params(spec)["fast_period"] == 5
+    with pytest.raises(IndicatorError, match="did you mean 'fast_period'") as info:
+        resolve_params(IndicatorSpec(type="macd", params={"fast_perod": 5}))
+    assert info.value.param == "fast_perod"

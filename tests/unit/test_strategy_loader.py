@@ -20,7 +20,7 @@ version: "3.0"
 training_data: {symbols: EURUSD, timeframes: [1h, 4h]}
 indicators:
   rsi_14: {type: rsi, period: 14}
-  macd_12_26_9: {type: macd, fast: 12, slow: 26, signal: 9}
+  macd_12_26_9: {type: macd, fast_period: 12, slow_period: 26, signal_period: 9}
 fuzzy_sets:
   rsi_14:
     indicator: rsi_14
@@ -61,11 +61,13 @@ def test_examples_validate(path):
         ("indicators:", "indicatorz:", "indicatorz", "did you mean 'indicators'"),
         ("type: rsi,", "type: rsii,", "indicators.rsi_14.type", "did you mean 'rsi'"),
         ("period: 14", "periode: 14", "indicators.rsi_14.periode", "did you mean 'period'"),
-        ("period: 14", "period: -3", "indicators.rsi_14.period", "positive integer"),
+        ("period: 14", "period: -3", "indicators.rsi_14.period", "must be >= 2 and <= 100"),
+        ("fast_period: 12", "fast_period: 12.5", "indicators.macd_12_26_9.fast_period",
+         "whole number"),
+        ("fast_period: 12", "fast_perod: 12", "indicators.macd_12_26_9.fast_perod",
+         "did you mean 'fast_period'"),
         ("indicator: macd_12_26_9.histogram", "indicator: macd_12_26_9.hist",
          "fuzzy_sets.macd_hist.indicator", "did you mean 'macd_12_26_9.histogram'"),
-        ("indicator: macd_12_26_9.histogram", "indicator: macd_12_26_9",
-         "fuzzy_sets.macd_hist.indicator", "an output must be chosen"),
         ("indicator: rsi_14\n", "indicator: rsi_14.value\n", "fuzzy_sets.rsi_14.indicator",
          "single output"),
         ("indicator: rsi_14\n", "indicator: rsi_41\n", "fuzzy_sets.rsi_14.indicator",
