@@ -14,6 +14,7 @@ from ktrdr.indicators.spec import IndicatorSpec, ParamValue
 
 IndicatorFn = Callable[..., "pd.Series | pd.DataFrame"]
 WarmupFn = Callable[[Mapping[str, Any]], int]
+CheckFn = Callable[[Mapping[str, Any]], None]
 
 # Parameter names this project used before it took the original's vocabulary. A strategy that
 # still carries one gets a warning and the parameter is ignored, as the original ignored every
@@ -27,7 +28,8 @@ class IndicatorDef:
 
     `fn(df, **params)` returns a Series (single output) or a DataFrame whose columns are `outputs`;
     the first output is the primary one, which a bare indicator id refers to.
-    `warmup(params)` is the number of leading rows that are NaN on gap-free data (all outputs).
+    `warmup(params)` is the number of leading rows that are NaN on gap-free data (all outputs);
+    `check(params)` raises `IndicatorError` for a combination of values it cannot compute.
     """
 
     name: str
@@ -37,6 +39,7 @@ class IndicatorDef:
     outputs: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ("close",)
+    check: CheckFn | None = None
     doc: str = field(default="", compare=False)
 
     @property
@@ -66,12 +69,13 @@ def register(
     outputs: tuple[str, ...] = (),
     aliases: tuple[str, ...] = (),
     inputs: tuple[str, ...] = ("close",),
+    check: CheckFn | None = None,
 ) -> Callable[[IndicatorFn], IndicatorFn]:
     """Decorator that adds an indicator implementation under its name and aliases."""
 
     def wrap(fn: IndicatorFn) -> IndicatorFn:
         definition = IndicatorDef(name, fn, dict(params), warmup, outputs, aliases, inputs,
-                                  (fn.__doc__ or "").strip())
+                                  check, (fn.__doc__ or "").strip())
         for alias in (name, *aliases):
             if alias.lower() in _ALIASES:
                 raise ValueError(f"indicator name '{alias}' is registered twice")
@@ -137,6 +141,8 @@ def resolve_params(spec: IndicatorSpec) -> dict[str, ParamValue]:
                 "parameters: " + (", ".join(definition.params) or "none"))
             raise IndicatorError(f"unknown parameter '{key}' for {definition.name}",
                                  param=key, value=value, suggestion=hint)
+    if definition.check is not None:
+        definition.check(merged)
     return merged
 
 
@@ -157,4 +163,12 @@ def _ensure_loaded() -> None:
     # Implementation modules register themselves on import; import them lazily to avoid cycles.
     if not _LOADED:
         _LOADED.append(True)
-        from ktrdr.indicators import momentum, stateful, trend, volatility, volume  # noqa: F401
+        from ktrdr.indicators import (  # noqa: F401
+            directional,
+            momentum,
+            oscillators,
+            stateful,
+            trend,
+            volatility,
+            volume,
+        )
