@@ -139,3 +139,20 @@ def test_the_documentation_lists_every_type_with_its_parameters_and_outputs():
         assert all(f"`{p}`" in cells[3] for p in definition.params), name
         outputs = ", ".join(definition.outputs) or "single"
         assert cells[4] == outputs and cells[5] == str(warmup_bars(IndicatorSpec(type=name)))
+
+
+ORIGINAL_STRATEGIES = Path(__file__).parents[3] / "shared" / "ktrdr-v3-strategies"
+
+
+@pytest.mark.skipif(not ORIGINAL_STRATEGIES.is_dir(), reason="the original's strategy files are absent")
+def test_every_indicator_block_of_the_originals_strategies_resolves():
+    import yaml
+
+    blocks = [(path.name, ind_id, block) for path in sorted(ORIGINAL_STRATEGIES.glob("*.yaml"))
+              for ind_id, block in (yaml.safe_load(path.read_text()).get("indicators") or {}).items()]
+    assert len(blocks) > 30
+    for name, ind_id, block in blocks:
+        spec = IndicatorSpec.from_block(block)
+        assert resolve_params(spec), f"{name}: {ind_id}"
+    carried = IndicatorSpec.from_block({"type": "rsi", "period": 14, "data_source": "gbp"})
+    assert carried.data_source == "gbp" and carried.params == {"period": 14}
