@@ -1,4 +1,5 @@
-"""Model-driven signals: a bundle's strategy builds features, batched inference scores them, decide() trades them.
+"""Model-driven signals: a bundle's strategy builds features, batched inference scores them, decide() trades them
+(classification probabilities, or a regression model's predicted returns through the cost model).
 
 Also the history window: a backtest of [start, end) needs warm-up bars before `start` on every timeframe
 so that indicators (and a sequence model's input window) are defined at the first traded bar.
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ktrdr.backtesting.decisions import CLASSES, DecisionParams, decide
+from ktrdr.backtesting.decisions import CLASSES, DecisionParams, DecisionRule, decide, decision_rule
 from ktrdr.backtesting.errors import BacktestError
 from ktrdr.data.timeframes import to_utc
 from ktrdr.strategy import StrategyConfig, build_features, load_strategy
@@ -54,18 +55,31 @@ def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
                         batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """(bars, 3) class probabilities in CLASSES order for every base bar; NaN rows where unscorable."""
     if bundle.output_format != "classification":
-        raise BacktestError(f"output_format {bundle.output_format!r} cannot drive a backtest",
-                            field="model.output_format", hint="train with decisions.output_format: classification")
+        raise BacktestError(f"output_format {bundle.output_format!r} gives no class probabilities",
+                            field="model.output_format", hint="use model_outputs() for a regression model")
     return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
 
 
+def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *,
+                  batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    """What decide() reads: probabilities with unscorable rows as a certain HOLD, or predicted returns (NaN: HOLD)."""
+    outputs = bundle.predict(model_features(bundle, frames), batch_size=batch_size)
+    if bundle.output_format == "classification":
+        outputs[~np.isfinite(outputs).all(axis=1)] = _HOLD_ROW
+    return outputs
+
+
 def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
-                  decisions: DecisionParams | None = None) -> np.ndarray:
+                  decisions: DecisionParams | DecisionRule | None = None) -> np.ndarray:
     """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched."""
-    probs = model_probabilities(bundle, frames)
-    unknown = ~np.isfinite(probs).all(axis=1)
-    probs[unknown] = _HOLD_ROW
-    return decide(probs, decisions if decisions is not None else bundle_strategy(bundle).decisions)
+    strategy = bundle_strategy(bundle)
+    rule = decision_rule(decisions if decisions is not None else strategy.decisions)
+    if rule.output_format != bundle.output_format:
+        raise BacktestError(f"decisions say {rule.output_format!r} but the model was trained for "
+                            f"{bundle.output_format!r}", field="decisions.output_format",
+                            hint=f"set decisions.output_format: {bundle.output_format}")
+    times = pd.DatetimeIndex(frames[strategy.training_data.base].index)
+    return decide(model_outputs(bundle, frames), rule, times)
 
 
 def history_window(frames: Mapping[str, pd.DataFrame], base: str, start: object,

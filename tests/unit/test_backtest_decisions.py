@@ -5,11 +5,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ktrdr.backtesting import CLASSES, BacktestError, decide
+from ktrdr.backtesting.decisions import DecisionRule
 
 B, H, S = (0.8, 0.1, 0.1), (0.1, 0.8, 0.1), (0.1, 0.1, 0.8)
 
@@ -59,9 +61,12 @@ def test_minimum_separation_counts_from_the_last_emitted_signal() -> None:
     assert got.tolist() == [1, 0, -1, 0, -1, 0]
 
 
-def test_regression_output_and_bad_shapes_are_refused() -> None:
+def test_unknown_output_and_bad_shapes_are_refused() -> None:
     with pytest.raises(BacktestError, match="output_format"):
+        decide(np.array([B]), params(output_format="ranking"))
+    with pytest.raises(BacktestError) as wide:
         decide(np.array([B]), params(output_format="regression"))
+    assert wide.value.field == "predictions"
     with pytest.raises(BacktestError) as info:
         decide(np.ones((3, 2)), params())
     assert info.value.field == "probabilities"
@@ -84,3 +89,60 @@ def test_accepts_the_strategy_decisions_struct() -> None:
     config = pytest.importorskip("ktrdr.strategy.config")
     decisions = config.DecisionsConfig(short_from_flat=True, min_separation_bars=1)
     assert decide(np.array([S, H, B, B]), decisions).tolist() == [-1, 0, 1, 1]
+
+
+def test_regression_trades_only_where_the_return_clears_the_costs() -> None:
+    # Threshold = 0.003 × 1.5 = 0.0045 by the original's defaults; equal to it does not clear it.
+    predicted = np.array([0.0045, 0.00451, -0.00451, -0.0045, np.nan, 0.02, 0.001])
+    free = DecisionRule(output_format="regression", position_awareness=False)
+    assert decide(predicted, free).tolist() == [0, 1, -1, 0, 0, 1, 0]
+    strict = DecisionRule(output_format="regression", position_awareness=False, round_trip_cost=0.01,
+                          min_edge_multiplier=2.0)
+    assert decide(predicted[:, None], strict).tolist() == [0, 0, 0, 0, 0, 0, 0]
+    assert decide(np.array([0.0151, 0.03, -0.03]), strict).tolist() == [0, 1, -1]
+
+
+def test_regression_may_short_from_flat_and_ignores_the_confidence_threshold() -> None:
+    rule = DecisionRule(output_format="regression", short_from_flat=False, confidence_threshold=0.99)
+    assert decide(np.array([-0.01, -0.01, 0.01, 0.01, 0.01]), rule).tolist() == [-1, 0, 1, 1, 0]
+
+
+def original_separation(raw: np.ndarray, times: pd.DatetimeIndex, hours: float, aware: bool,
+                        shorts: bool) -> np.ndarray:
+    """The original's bar loop: a signal fills at the next bar; separation counts from the last fill."""
+    out, side, last_fill, pending = np.zeros(len(raw), np.int8), 0, None, 0
+    for i, signal in enumerate(raw.tolist()):
+        if pending:
+            moved = side + pending if (pending == 1 and side <= 0) or (pending == -1 and (
+                side == 1 or side == 0 and shorts)) else None
+            if moved is not None:
+                side, last_fill = moved, times[i]
+            pending = 0
+        if not signal or (last_fill is not None and (times[i] - last_fill).total_seconds() / 3600 < hours):
+            continue
+        redundant = signal == side or (signal == -1 and side == 0 and not shorts)
+        if aware and redundant:
+            continue
+        out[i] = pending = signal
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(raw=st.lists(st.sampled_from([-1, 0, 0, 1]), min_size=1, max_size=60),
+       gaps=st.lists(st.sampled_from([1, 1, 2, 3, 5]), min_size=60, max_size=60),
+       hours=st.sampled_from([0.5, 1.0, 2.0, 4.0, 7.5]), aware=st.booleans(), shorts=st.booleans())
+def test_separation_in_hours_counts_from_the_last_fill(raw, gaps, hours, aware, shorts) -> None:
+    signals = np.array(raw, dtype=np.int8)
+    times = pd.DatetimeIndex(pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        np.cumsum(gaps[: len(raw)]), unit="h"))
+    probs = np.full((len(raw), 3), 0.1)
+    probs[np.arange(len(raw)), 1 - signals] = 0.8  # column 0 BUY, 1 HOLD, 2 SELL
+    rule = DecisionRule(position_awareness=aware, short_from_flat=shorts, min_separation_hours=hours)
+    np.testing.assert_array_equal(decide(probs, rule, times), original_separation(signals, times, hours, aware,
+                                                                                  shorts))
+
+
+def test_separation_in_hours_needs_the_timestamps() -> None:
+    with pytest.raises(BacktestError) as info:
+        decide(np.array([B, S]), DecisionRule(min_separation_hours=4))
+    assert info.value.field == "times"
