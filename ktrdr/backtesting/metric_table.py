@@ -57,7 +57,7 @@ METRICS: tuple[MetricSpec, ...] = (
     _spec("winning_trades", "count", "winning trades", "trades with net pnl > 0"),
     _spec("losing_trades", "count", "losing trades", "trades with net pnl < 0 (pnl = 0 is neither)"),
     _spec("win_rate", "fraction", "win rate", "winning_trades / total_trades"),
-    _spec("profit_factor", "ratio", "profit factor", "sum of winning pnl / |sum of losing pnl|"),
+    _spec("profit_factor", "ratio", "profit factor", "sum of winning pnl / −(sum of losing pnl)"),
     _spec("avg_win", "money", "average win", "mean net pnl of winning trades"),
     _spec("avg_loss", "money", "average loss", "mean net pnl of losing trades (negative)"),
     _spec("largest_win", "money", "largest win", "largest net pnl of a trade"),

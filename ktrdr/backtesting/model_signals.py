@@ -60,18 +60,24 @@ def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
     return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
 
 
-def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *,
+def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *, first_bar: int = 0,
                   batch_size: int = PREDICT_BATCH) -> np.ndarray:
-    """What decide() reads: probabilities with unscorable rows as a certain HOLD, or predicted returns (NaN: HOLD)."""
+    """What decide() reads: class probabilities or predicted returns; rows before `first_bar` or unscorable
+    are a certain HOLD (NaN for regression, which the cost rule holds)."""
     outputs = bundle.predict(model_features(bundle, frames), batch_size=batch_size)
+    outputs[:first_bar] = np.nan
     if bundle.output_format == "classification":
         outputs[~np.isfinite(outputs).all(axis=1)] = _HOLD_ROW
     return outputs
 
 
 def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
-                  decisions: DecisionParams | DecisionRule | None = None) -> np.ndarray:
-    """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched."""
+                  decisions: DecisionParams | DecisionRule | None = None, *, first_bar: int = 0) -> np.ndarray:
+    """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched.
+
+    Bars before `first_bar` (the engine's warm-up) get no signal, so that position-aware decisions start
+    flat exactly where the engine does.
+    """
     strategy = bundle_strategy(bundle)
     rule = decision_rule(decisions if decisions is not None else strategy.decisions)
     if rule.output_format != bundle.output_format:
@@ -79,7 +85,7 @@ def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
                             f"{bundle.output_format!r}", field="decisions.output_format",
                             hint=f"set decisions.output_format: {bundle.output_format}")
     times = pd.DatetimeIndex(frames[strategy.training_data.base].index)
-    return decide(model_outputs(bundle, frames), rule, times)
+    return decide(model_outputs(bundle, frames, first_bar=first_bar), rule, times)
 
 
 def history_window(frames: Mapping[str, pd.DataFrame], base: str, start: object,

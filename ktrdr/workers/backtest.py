@@ -185,11 +185,11 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
 
 
 def _signals(p: BacktestParams, plan: _Plan, bundle: ModelBundle | None, strategy: StrategyConfig | None,
-             frames: dict[str, pd.DataFrame]) -> np.ndarray:
-    """One signal per base bar: batched model inference and decisions, or the plain rule."""
+             frames: dict[str, pd.DataFrame], warmup: int) -> np.ndarray:
+    """One signal per base bar from `warmup` on: batched model inference and decisions, or the plain rule."""
     if bundle is not None:
         decisions = (strategy or bundle_strategy(bundle)).decisions
-        return model_signals(bundle, frames, decisions)
+        return model_signals(bundle, frames, decisions, first_bar=warmup)
     assert p.signals is not None
     return ma_cross_signals(frames[plan.base]["close"].to_numpy(), p.signals.fast, p.signals.slow)
 
@@ -213,7 +213,7 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     frames, warmup = history_window(_load_frames(ctx, plan.symbol, plan.timeframes, p.end), plan.base,
                                     p.start, plan.history)
     _step(ctx, "signals")
-    signals = _signals(p, plan, bundle, strategy, frames)
+    signals = _signals(p, plan, bundle, strategy, frames, warmup)
     _step(ctx, "simulating")
     data, checkpointer = frames[plan.base], _Resumable(ctx.checkpointer, ctx.resume)
     simulate_at, config = time.monotonic(), _config(p, plan, warmup)

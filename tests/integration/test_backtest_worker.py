@@ -90,7 +90,8 @@ async def test_model_backtest_end_to_end_and_results_cli(fast: tuple[Bus, Settin
     # The worker's figures equal a local run of the same bundle on the same window.
     bundle = ModelBundle.from_bytes(trained.to_bytes())
     frames, warmup = history_window({"1h": frame}, "1h", start, history_bars(load_strategy(STRATEGY), bundle))
-    local = run_backtest(frames["1h"], model_signals(bundle, frames, load_strategy(eager).decisions),
+    signals = model_signals(bundle, frames, load_strategy(eager).decisions, first_bar=warmup)
+    local = run_backtest(frames["1h"], signals,
                          backtest_config(initial_capital=10_000, commission=0.001, slippage=DEFAULT_SLIPPAGE,
                                          warmup_bars=warmup))
     assert local.metrics["final_equity"] == pytest.approx(summary["metrics"]["final_equity"], rel=1e-9)

@@ -128,3 +128,13 @@ def test_every_metric_of_the_original_is_reported_with_a_unit(both: tuple[dict, 
     assert len(original) == 22 and set(original) <= set(m)
     assert list(m) == [spec.name for spec in METRICS]
     assert all(m[name] is not None for name in original)
+
+
+def test_the_research_doc_lists_every_metric_with_its_unit() -> None:
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parents[2].joinpath("docs", "research.md").read_text()
+    section = text.split("\n## Metrics", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| `")]
+    assert [(name.strip().strip("`"), unit.strip()) for name, unit in rows] == [
+        (spec.name, spec.unit) for spec in METRICS]
