@@ -102,6 +102,7 @@ def render(data: dict[str, Any]) -> None:
         console.print(f"[red]error:[/] {data['error']}")
     info = {k: summary.get(k) for k in ("model", "symbol", "timeframe", "start", "end", "bars", "bars_per_s")
             if k in summary}
+    info |= summary.get("costs") or {}
     if info:
         console.print("  ".join(f"{k}: {_fmt(v)}" for k, v in info.items()))
     if isinstance(summary.get("metrics"), dict):
