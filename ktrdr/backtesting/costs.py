@@ -18,17 +18,14 @@ DEFAULT_ROUND_TRIP_COST = 0.003
 DEFAULT_MIN_EDGE_MULTIPLIER = 1.5
 
 
-def _first(*values: float | None) -> float:
-    """The first value that is not None."""
-    return next(v for v in values if v is not None)
+def fill_costs(commission: float | None = None, slippage: float | None = None) -> tuple[float, float]:
+    """(commission, slippage) rates: the command's where given, else the defaults.
 
-
-def fill_costs(commission: float | None = None, slippage: float | None = None, *,
-               strategy_commission: float | None = None,
-               strategy_slippage: float | None = None) -> tuple[float, float]:
-    """(commission, slippage) rates: each from the command if given, else from the strategy, else the defaults."""
-    return (_first(commission, strategy_commission, DEFAULT_COMMISSION),
-            _first(slippage, strategy_slippage, DEFAULT_SLIPPAGE))
+    The original's strategy files state no fill costs (its `decisions.cost_model` only sets the regression
+    trade threshold), so the command is the only override.
+    """
+    return (DEFAULT_COMMISSION if commission is None else commission,
+            DEFAULT_SLIPPAGE if slippage is None else slippage)
 
 
 def trade_threshold(round_trip_cost: float = DEFAULT_ROUND_TRIP_COST,

@@ -9,8 +9,6 @@ last trade, as the original's `filters.min_signal_separation`) and position awar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 import pandas as pd
 
@@ -18,6 +16,7 @@ from ktrdr.backtesting.book import BUY, HOLD, SELL, first_two_of_runs, next_side
 from ktrdr.backtesting.costs import DEFAULT_MIN_EDGE_MULTIPLIER, DEFAULT_ROUND_TRIP_COST, regression_signals, \
     trade_threshold
 from ktrdr.backtesting.errors import BacktestError
+from ktrdr.strategy.config import CostModel, DecisionsConfig
 
 # Column order of the probabilities a classification model emits (and of its training labels).
 CLASSES = ("BUY", "HOLD", "SELL")
@@ -25,19 +24,9 @@ _SIGNAL_OF_CLASS = np.array([BUY, HOLD, SELL], dtype=np.int8)
 _NS_PER_HOUR = 3_600_000_000_000
 
 
-class DecisionParams(Protocol):
-    """What decide() reads from a strategy; ktrdr.strategy.config.DecisionsConfig has these attributes."""
-
-    output_format: str
-    confidence_threshold: float
-    position_awareness: bool
-    short_from_flat: bool
-    min_separation_bars: int
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DecisionRule:
-    """Every decision setting as a plain value (the defaults are the original's, but for separation)."""
+    """Every decision setting as a plain value (defaults: the original's, but no separation)."""
 
     output_format: str = "classification"
     confidence_threshold: float = 0.5
@@ -59,16 +48,22 @@ class DecisionRule:
         return self.position_awareness or self.min_separation_bars > 0 or self.min_separation_hours > 0
 
 
-def decision_rule(decisions: DecisionParams | DecisionRule) -> DecisionRule:
-    """The plain rule of a strategy's decisions section (a DecisionRule is returned as is)."""
+def decision_rule(decisions: DecisionsConfig | DecisionRule) -> DecisionRule:
+    """The plain rule of a strategy's `decisions` section (a DecisionRule is returned as is).
+
+    `filters.min_signal_separation` is in hours, as in the original; `cost_model` absent means its defaults.
+    """
     if isinstance(decisions, DecisionRule):
         return decisions
+    cost = decisions.cost_model or CostModel()
     return DecisionRule(output_format=decisions.output_format, confidence_threshold=decisions.confidence_threshold,
-                        position_awareness=decisions.position_awareness, short_from_flat=decisions.short_from_flat,
-                        min_separation_bars=decisions.min_separation_bars)
+                        position_awareness=decisions.position_awareness,
+                        short_from_flat=decisions.allow_short_from_flat,
+                        min_separation_hours=float(decisions.filters.min_signal_separation),
+                        round_trip_cost=cost.round_trip_cost, min_edge_multiplier=cost.min_edge_multiplier)
 
 
-def decide(outputs: np.ndarray, decisions: DecisionParams | DecisionRule,
+def decide(outputs: np.ndarray, decisions: DecisionsConfig | DecisionRule,
            times: pd.DatetimeIndex | None = None) -> np.ndarray:
     """Signals (+1 BUY, -1 SELL, 0 HOLD; int8, one per row) from model outputs.
 
@@ -111,8 +106,9 @@ def _filter(raw: np.ndarray, rule: DecisionRule, clock: np.ndarray | None) -> np
     separation in hours counts from that trade's fill at the next bar's open (the original's last_signal_time).
     """
     bars = np.flatnonzero(raw)
-    if rule.min_separation_bars <= 0 and rule.position_awareness:
-        bars = bars[first_two_of_runs(raw[bars])]  # a third equal signal can change nothing
+    if rule.position_awareness and rule.min_separation_bars <= 0 and rule.min_separation_hours <= 0:
+        # A third equal signal can change nothing, unless a separation held back one of the first two.
+        bars = bars[first_two_of_runs(raw[bars])]
     out = np.zeros_like(raw)
     side, last, free_at = 0, -rule.min_separation_bars - 1, np.iinfo(np.int64).min
     wait = int(rule.min_separation_hours * _NS_PER_HOUR)

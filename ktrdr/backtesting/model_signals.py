@@ -12,10 +12,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ktrdr.backtesting.decisions import CLASSES, DecisionParams, DecisionRule, decide, decision_rule
+from ktrdr.backtesting.decisions import CLASSES, DecisionRule, decide, decision_rule
 from ktrdr.backtesting.errors import BacktestError
 from ktrdr.data.timeframes import to_utc
 from ktrdr.strategy import StrategyConfig, build_features, load_strategy
+from ktrdr.strategy.config import DecisionsConfig
 from ktrdr.strategy.normalize import Normalizer
 from ktrdr.training.bundle import PREDICT_BATCH, ModelBundle
 
@@ -72,7 +73,7 @@ def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *, fi
 
 
 def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
-                  decisions: DecisionParams | DecisionRule | None = None, *, first_bar: int = 0) -> np.ndarray:
+                  decisions: DecisionsConfig | DecisionRule | None = None, *, first_bar: int = 0) -> np.ndarray:
     """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched.
 
     Bars before `first_bar` (the engine's warm-up) get no signal, so that position-aware decisions start

@@ -62,8 +62,10 @@ def test_planted_predictions_trade_only_beyond_the_threshold() -> None:
 
 # The classification test strategy, retargeted: forward-return labels and a regression output.
 REGRESSION = (STRATEGY.replace("name: tiny_rsi", "name: tiny_forward")
-              .replace("decisions: {confidence_threshold: 0.4}", "decisions: {output_format: regression}")
-              .replace("{method: zigzag, threshold: 0.02, lookahead: 10}", "{method: forward_return, horizon: 5}"))
+              .replace("decisions: {confidence_threshold: 0.4,", "decisions: {output_format: regression, "
+                       "cost_model: {round_trip_cost: 0.003, min_edge_multiplier: 1.5},")
+              .replace("{source: zigzag, zigzag_threshold: 0.02, label_lookahead: 10}",
+                       "{source: forward_return, horizon: 5}"))
 
 
 @pytest.fixture(scope="module")
