@@ -9,12 +9,13 @@ last trade, as the original's `filters.min_signal_separation`) and position awar
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from ktrdr.backtesting.book import BUY, HOLD, SELL, first_two_of_runs, next_side
-from ktrdr.backtesting.costs import DEFAULT_MIN_EDGE_MULTIPLIER, DEFAULT_ROUND_TRIP_COST, regression_signals, \
-    trade_threshold
+from ktrdr.backtesting.costs import (DEFAULT_MIN_EDGE_MULTIPLIER, DEFAULT_ROUND_TRIP_COST, regression_signals,
+                                    trade_threshold)
 from ktrdr.backtesting.errors import BacktestError
 from ktrdr.strategy.config import CostModel, DecisionsConfig
 
