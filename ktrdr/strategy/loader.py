@@ -19,7 +19,7 @@ from ktrdr.strategy.config import (
 )
 from ktrdr.strategy.errors import StrategyError, StrategyWarning, did_you_mean, join_path
 from ktrdr.strategy.labels_config import LABEL_SOURCES, LabelConfig
-from ktrdr.strategy.yamlsafe import Document, parse_yaml
+from ktrdr.strategy.yamlsafe import MAX_BYTES, Document, parse_yaml
 
 Source = str | Path | Mapping[str, Any]
 
@@ -46,8 +46,9 @@ def read_source(source: Source) -> dict[str, Any]:
 def _read_file(path: Path) -> str:
     try:
         size = path.stat().st_size
-        if size > 64 * 1024 * 1024:  # never read a huge file just to reject it
-            raise StrategyError(f"{path} is {size:,} bytes; a strategy file is a few kB", value=str(path))
+        if size > 4 * MAX_BYTES:  # never read a huge file just to reject it (4: the widest UTF-8 character)
+            raise StrategyError(f"{path} is {size:,} bytes; a strategy file is a few kB", value=str(path),
+                                suggestion="check that this is the right file")
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise StrategyError(f"cannot read strategy file {path}: {exc.strerror}",
@@ -163,7 +164,7 @@ class Decoder:
                 kwargs[fields[key].name] = self.convert(item, fields[key].type, path if hidden else key_path)
         missing = [name for name, f in fields.items() if f.required and name not in value]
         if missing:
-            raise StrategyError(f"missing required key '{missing[0]}'", path=path or missing[0],
+            raise StrategyError(f"missing required key '{missing[0]}'", path=path,
                                 suggestion=f"add '{missing[0]}:'")
         try:
             return cls(**kwargs)
