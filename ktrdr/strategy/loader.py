@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import msgspec
 import yaml
@@ -130,9 +131,13 @@ class Decoder:
             return {k: self.convert(v, args[1], join_path(path, str(k))) for k, v in value.items()}
         if origin is list and _is_struct(args[0]) and isinstance(value, list):
             return [self.convert(v, args[0], join_path(path, i)) for i, v in enumerate(value)]
-        structs = [a for a in args if _is_struct(a)]
-        if structs and isinstance(value, dict):  # `X | None` or `bool | X` given a mapping
-            return self.convert(value, structs[0], path)
+        if origin in (Union, UnionType) and value is not None:
+            options = [a for a in args if a is not type(None)]
+            if len(options) == 1:  # `X | None` given a value: decode it as X
+                return self.convert(value, options[0], path)
+            structs = [a for a in options if _is_struct(a)]
+            if structs and isinstance(value, dict):  # `bool | X` given a mapping
+                return self.convert(value, structs[0], path)
         return _plain(value, typ, path)
 
     def _labels(self, value: Any, path: str) -> Any:
