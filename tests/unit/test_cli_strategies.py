@@ -24,7 +24,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _run(*args: str, env_dir: Path) -> object:
-    return CliRunner().invoke(app, list(args), env={"KTRDR_STRATEGIES_DIR": str(env_dir)})
+    # A wide terminal so that table cells are not shortened.
+    return CliRunner().invoke(app, list(args), env={"KTRDR_STRATEGIES_DIR": str(env_dir), "COLUMNS": "200"})
 
 
 def test_list_reports_each_strategy_from_the_directory_in_the_environment(folder: Path) -> None:
