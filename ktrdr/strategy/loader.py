@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import msgspec
 import yaml
@@ -19,7 +20,7 @@ from ktrdr.strategy.config import (
 )
 from ktrdr.strategy.errors import StrategyError, StrategyWarning, did_you_mean, join_path
 from ktrdr.strategy.labels_config import LABEL_SOURCES, LabelConfig
-from ktrdr.strategy.yamlsafe import Document, parse_yaml
+from ktrdr.strategy.yamlsafe import MAX_BYTES, Document, parse_yaml
 
 Source = str | Path | Mapping[str, Any]
 
@@ -46,8 +47,9 @@ def read_source(source: Source) -> dict[str, Any]:
 def _read_file(path: Path) -> str:
     try:
         size = path.stat().st_size
-        if size > 64 * 1024 * 1024:  # never read a huge file just to reject it
-            raise StrategyError(f"{path} is {size:,} bytes; a strategy file is a few kB", value=str(path))
+        if size > 4 * MAX_BYTES:  # never read a huge file just to reject it (4: the widest UTF-8 character)
+            raise StrategyError(f"{path} is {size:,} bytes; a strategy file is a few kB", value=str(path),
+                                suggestion="check that this is the right file")
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise StrategyError(f"cannot read strategy file {path}: {exc.strerror}",
@@ -129,9 +131,13 @@ class Decoder:
             return {k: self.convert(v, args[1], join_path(path, str(k))) for k, v in value.items()}
         if origin is list and _is_struct(args[0]) and isinstance(value, list):
             return [self.convert(v, args[0], join_path(path, i)) for i, v in enumerate(value)]
-        structs = [a for a in args if _is_struct(a)]
-        if structs and isinstance(value, dict):  # `X | None` or `bool | X` given a mapping
-            return self.convert(value, structs[0], path)
+        if origin in (Union, UnionType) and value is not None:
+            options = [a for a in args if a is not type(None)]
+            if len(options) == 1:  # `X | None` given a value: decode it as X
+                return self.convert(value, options[0], path)
+            structs = [a for a in options if _is_struct(a)]
+            if structs and isinstance(value, dict):  # `bool | X` given a mapping
+                return self.convert(value, structs[0], path)
         return _plain(value, typ, path)
 
     def _labels(self, value: Any, path: str) -> Any:
@@ -163,7 +169,7 @@ class Decoder:
                 kwargs[fields[key].name] = self.convert(item, fields[key].type, path if hidden else key_path)
         missing = [name for name, f in fields.items() if f.required and name not in value]
         if missing:
-            raise StrategyError(f"missing required key '{missing[0]}'", path=path or missing[0],
+            raise StrategyError(f"missing required key '{missing[0]}'", path=path,
                                 suggestion=f"add '{missing[0]}:'")
         try:
             return cls(**kwargs)
