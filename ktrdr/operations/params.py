@@ -49,6 +49,7 @@ class TrainingParams(Params, kw_only=True, frozen=True):
     end: str | None = None
     device: Device = "auto"
     model_name: str | None = None
+    epochs: PositiveInt | None = None  # overrides training.epochs (smoke runs)
 
 
 class SignalRule(Params, kw_only=True, frozen=True):
@@ -70,8 +71,9 @@ class BacktestParams(Params, kw_only=True, frozen=True):
     start: str | None = None
     end: str | None = None
     capital: Annotated[float, Meta(gt=0)] = 100_000.0
-    commission: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
-    slippage: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
+    # Rates per fill; None: the original KTRDR's defaults (ktrdr.backtesting.costs).
+    commission: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
+    slippage: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
     position_size: Annotated[float, Meta(gt=0, le=1)] = 0.25
     short_from_flat: bool | None = None  # default: the strategy's decisions.short_from_flat
     progress_every_bars: PositiveInt = 10_000
@@ -123,6 +125,7 @@ class ResearchParams(Params, kw_only=True, frozen=True):
     backtest_end: str | None = None
     device: Device = "auto"
     capital: float | None = None
+    epochs: PositiveInt | None = None  # overrides training.epochs (smoke runs)
 
 
 P = TypeVar("P")
