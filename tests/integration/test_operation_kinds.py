@@ -1,4 +1,4 @@
-"""A kind added in a few lines runs end to end: API start and checks, a worker, the CLI listing, the monitor filter."""
+"""A kind added in a few lines runs end to end: API checks, CLI start and listing, a worker, the monitor filter."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ async def test_a_new_kind_runs_through_api_worker_cli_and_monitor(
         await client.start("echo", {"times": -1})
     assert bad.value.code == 400 and bad.value.field == "times"
 
-    started = await client.start("echo", {"text": "ab", "times": 3})
+    cli = await ktrdr(settings, "--json", "start", "echo", "text=ab", "times=3")  # a CLI that never heard of echo
+    assert cli.returncode == 0, cli.stderr
+    started = json.loads(cli.stdout)
     assert started["pool"] == "cpu" and "ktrdr worker echo" in started["warnings"][0]
     await workers.start(handler_of(ECHO), op_type="echo", pool="cpu")
     record = await wait_record(bus, started["operation_id"], lambda r: r.terminal, timeout=30)
