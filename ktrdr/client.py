@@ -105,6 +105,18 @@ class KtrdrClient:
         """Cancel without the backend: a core publish on `cancel.<id>` (what `nats pub` does)."""
         await self.bus.nc.publish(self.bus.names.cancel(op_id), encode(CancelRequest(reason=reason)))
 
+    async def cancel_anyhow(self, op_id: str, reason: str = "cancelled by user") -> dict[str, Any]:
+        """Cancel through the backend, else by the bare publish (`published` says so).
+
+        The one thing a client may do without a backend besides reading: every worker stores the intent of
+        a published cancel, pending or running. Starting and resuming always need the backend.
+        """
+        try:
+            return await self.cancel(op_id, reason) | {"published": False}
+        except NoBackend:
+            await self.cancel_direct(op_id, reason)
+            return {"operation_id": op_id, "status": "cancel published", "cancel_requested": True, "published": True}
+
     async def resume(self, op_id: str) -> dict[str, Any]:
         """Resume a failed or cancelled operation from its checkpoint."""
         return await self.request("operations", "resume", {"operation_id": op_id})

@@ -93,13 +93,9 @@ async def equity_curve(client: KtrdrClient, record: OperationRecord) -> list[flo
 
 
 async def cancel(client: KtrdrClient, op_id: str, reason: str = "cancelled from the monitor") -> str:
-    """Cancel through the backend, else by a direct publish to the worker; says which."""
-    try:
-        await client.cancel(op_id, reason)
-        return "cancel requested"
-    except NoBackend:  # any worker stores the intent (pending ones too); the running one stops at once
-        await client.cancel_direct(op_id, reason)
-        return "cancel published on the bus (no backend)"
+    """Cancel through the backend, else by the bare publish any worker acts on; says which."""
+    reply = await client.cancel_anyhow(op_id, reason)
+    return "cancel published on the bus (no backend)" if reply["published"] else "cancel requested"
 
 
 async def resume(client: KtrdrClient, op_id: str) -> str:
