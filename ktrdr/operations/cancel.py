@@ -73,7 +73,7 @@ class CancelIntents:
     async def start(self) -> None:
         """Join the queue group on `cancel.*`."""
         n = self.bus.names
-        self._sub = await self.bus.nc.subscribe(n.cancel_all(), queue=f"{n.ns}-cancel-intents", cb=self._on_cancel)
+        self._sub = await self.bus.nc.subscribe(n.cancel_all(), queue=n.cancel_queue(), cb=self._on_cancel)
 
     async def stop(self) -> None:
         """Leave the queue group."""

@@ -76,6 +76,10 @@ class Names:
         """Wildcard for every cancel."""
         return f"{self.ns}.cancel.*"
 
+    def cancel_queue(self) -> str:
+        """Queue group of the cancel-intent recorders (every backend and worker; one records each cancel)."""
+        return f"{self.ns}-cancel-intents"
+
     def api(self, area: str, verb: str) -> str:
         """Request/reply subject of one API endpoint."""
         return f"{self.ns}.api.{check_token(area, 'area')}.{check_token(verb, 'verb')}"
