@@ -60,6 +60,10 @@ def test_planted_signal_beats_baseline_and_reports_steps(frames: dict) -> None:
     assert summary["model"]["parameters"] > 0 and summary["device"] == "cpu"
     assert summary["data"]["samples"]["train"] > summary["data"]["samples"]["test"]
     assert bundle.feature_names == ["1h_rsi_7_oversold", "1h_rsi_7_neutral", "1h_rsi_7_overbought", "1h_rsi_7"]
+    labels = summary["labels"]
+    assert labels["source"] == "zigzag" and labels["sample_weighting"] == "uniform"
+    assert labels["classes"] == ["BUY", "HOLD", "SELL"] == bundle.classes
+    assert sum(labels["train_counts"].values()) == summary["data"]["samples"]["train"]
 
 
 def test_bundle_reproduces_its_inputs_and_predictions_after_round_trip(frames: dict) -> None:
