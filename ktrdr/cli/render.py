@@ -32,6 +32,16 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a titled table of rows (every cell shown with str())."""
+    view = Table(title=title)
+    for col in columns:
+        view.add_column(col)
+    for row in rows:
+        view.add_row(*[str(v) for v in row])
+    console.print(view)
+
+
 def ops_table(data: dict[str, Any]) -> None:
     """The `ktrdr ops` list."""
     table = Table(title=f"operations ({data['total']} matching, {data['active']} active)")

@@ -162,7 +162,7 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
     """Resolve defaults from the strategy (the bundle's for features) and check they fit together."""
     features = bundle_strategy(bundle) if bundle is not None else None
     source = strategy or features
-    symbol = p.symbol or (source.training_data.symbols[0] if source else "")
+    symbol = p.symbol or (source.training_data.symbol_list[0] if source else "")
     # A model fixes the timeframe; otherwise the parameter wins over the strategy's base (parse_params checked
     # that one of them exists).
     default = source.training_data.base if source else ""
@@ -172,7 +172,7 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
                           hint=f"use timeframe {base} or a model trained on {p.timeframe}")
     short = p.short_from_flat if p.short_from_flat is not None else bool(source and source.decisions.short_from_flat)
     if features is not None:
-        return _Plan(symbol=symbol, base=base, timeframes=list(features.training_data.timeframes),
+        return _Plan(symbol=symbol, base=base, timeframes=features.training_data.timeframe_list,
                      history=history_bars(features, bundle), short_from_flat=short)
     assert p.signals is not None
     return _Plan(symbol=symbol, base=base, timeframes=[base], history=p.signals.slow, short_from_flat=short)

@@ -82,5 +82,6 @@ def test_matches_bar_by_bar_rules(labels, confident, aware, shorts, separation) 
 
 def test_accepts_the_strategy_decisions_struct() -> None:
     config = pytest.importorskip("ktrdr.strategy.config")
-    decisions = config.DecisionsConfig(short_from_flat=True, min_separation_bars=1)
+    decisions = config.DecisionsConfig(allow_short_from_flat=True,
+                                       filters=config.FiltersConfig(min_signal_separation=1))
     assert decide(np.array([S, H, B, B]), decisions).tolist() == [-1, 0, 1, 1]

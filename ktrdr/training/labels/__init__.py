@@ -7,17 +7,16 @@ from ktrdr.training.labels.barrier import Barriers, barrier_outcomes, triple_bar
 from ktrdr.training.labels.base import (BUY, CLASSES, CONTEXT_CLASSES, HOLD, REGIME_CLASSES, SELL, UNLABELED,
                                         LabelSet, labeled_mask)
 from ktrdr.training.labels.events import cusum_events, cusum_threshold, uniqueness_weights
-from ktrdr.training.labels.legacy import make_labels
 from ktrdr.training.labels.multiscale import multi_scale_regime_labels
 from ktrdr.training.labels.regime import regime_labels, rv_ratio, signed_efficiency
-from ktrdr.training.labels.returns import context_labels, forward_return_labels, forward_returns
-from ktrdr.training.labels.table import LABEL_SOURCES, LabelSource, compute_labels, label_source, label_span
+from ktrdr.training.labels.returns import context_labels, forward_return_classes, forward_return_labels, forward_returns
+from ktrdr.training.labels.table import LABEL_FUNCTIONS, LabelSource, compute_labels, label_source
 from ktrdr.training.labels.zigzag import zigzag_extremes, zigzag_labels
 
 __all__ = [
-    "BUY", "CLASSES", "CONTEXT_CLASSES", "HOLD", "LABEL_SOURCES", "REGIME_CLASSES", "SELL", "UNLABELED",
+    "BUY", "CLASSES", "CONTEXT_CLASSES", "HOLD", "LABEL_FUNCTIONS", "REGIME_CLASSES", "SELL", "UNLABELED",
     "Barriers", "LabelSet", "LabelSource", "barrier_outcomes", "compute_labels", "context_labels", "cusum_events",
-    "cusum_threshold", "forward_return_labels", "forward_returns", "label_source", "label_span", "labeled_mask",
-    "make_labels", "multi_scale_regime_labels", "regime_labels", "rv_ratio", "signed_efficiency",
+    "cusum_threshold", "forward_return_classes", "forward_return_labels", "forward_returns", "label_source",
+    "labeled_mask", "multi_scale_regime_labels", "regime_labels", "rv_ratio", "signed_efficiency",
     "triple_barrier_labels", "uniqueness_weights", "volatility", "zigzag_extremes", "zigzag_labels",
 ]

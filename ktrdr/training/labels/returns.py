@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from ktrdr.training.errors import TrainingError
-from ktrdr.training.labels.base import CONTEXT_CLASSES, LabelSet, classes_from, column, field, nonzero, positive
+from ktrdr.training.labels.base import (BUY, CLASSES, CONTEXT_CLASSES, HOLD, SELL, LabelSet, classes_from, column,
+                                        field, nonzero, positive)
 
 BULLISH, BEARISH, NEUTRAL = 0, 1, 2
 
@@ -28,6 +29,15 @@ def forward_return_labels(frame: pd.DataFrame | np.ndarray, *, horizon: int = 20
         raise TrainingError(f"forward-return labels need more than horizon={horizon} bars, got {len(close)}",
                             field=field("horizon"), hint="load a longer date range or lower the horizon")
     return LabelSet(forward_returns(close, horizon), None)
+
+
+def forward_return_classes(frame: pd.DataFrame | np.ndarray, *, horizon: int = 20,
+                           threshold: float = 0.0) -> LabelSet:
+    """BUY above +`threshold`, SELL below -`threshold`, else HOLD, on the `horizon`-bar forward return:
+    this project's classification form of a forward-return target (the original's is regression only)."""
+    ret = forward_return_labels(frame, horizon=horizon).values
+    codes = np.where(ret > threshold, BUY, np.where(ret < -threshold, SELL, HOLD))
+    return LabelSet(classes_from(codes, ~np.isnan(ret)), CLASSES)
 
 
 def context_labels(frame: pd.DataFrame | np.ndarray, *, horizon: int = 5, bullish_threshold: float = 0.005,

@@ -1,4 +1,4 @@
-"""The label sources by name (`training.labels.source`), what each takes, and one dispatcher over them."""
+"""The label functions by source name (`training.labels.source`), what each takes, and one dispatcher."""
 
 from __future__ import annotations
 
@@ -20,15 +20,12 @@ from ktrdr.training.labels.zigzag import zigzag_labels
 
 @dataclass(frozen=True)
 class LabelSource:
-    """One label method: its function, output kind, class names and how far ahead its labels reach."""
+    """One label method: its function, output kind and class names."""
 
     name: str
     function: Callable[..., LabelSet]
     output: OutputKind
     classes: tuple[str, ...] | None
-    span_keys: tuple[str, ...]
-    """Config keys (first one set wins) whose value bounds how many future bars a label sees: the embargo."""
-    default_span: int
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -42,34 +39,23 @@ class LabelSource:
         return {name: signature.parameters[name].default for name in self.parameters}
 
 
-LABEL_SOURCES: dict[str, LabelSource] = {s.name: s for s in (
-    # Segment labels have no fixed horizon; the original files state one as label_lookahead.
-    LabelSource("zigzag", zigzag_labels, "classification", CLASSES, ("label_lookahead",), 10),
-    LabelSource("triple_barrier", triple_barrier_labels, "classification", CLASSES,
-                ("max_holding_period", "max_holding_bars"), 50),
-    # The original's `regime` source is the multi-scale labeler; its forward window is atr_period bars.
-    LabelSource("regime", multi_scale_regime_labels, "classification", REGIME_CLASSES, ("atr_period",), 14),
-    LabelSource("context", context_labels, "classification", CONTEXT_CLASSES, ("horizon",), 5),
-    LabelSource("forward_return", forward_return_labels, "regression", None, ("horizon",), 20),
+LABEL_FUNCTIONS: dict[str, LabelSource] = {s.name: s for s in (
+    LabelSource("zigzag", zigzag_labels, "classification", CLASSES),
+    LabelSource("triple_barrier", triple_barrier_labels, "classification", CLASSES),
+    # The original's `regime` source is its multi-scale labeler (the efficiency-ratio one is not a source).
+    LabelSource("regime", multi_scale_regime_labels, "classification", REGIME_CLASSES),
+    LabelSource("context", context_labels, "classification", CONTEXT_CLASSES),
+    LabelSource("forward_return", forward_return_labels, "regression", None),
 )}
 
 
 def label_source(name: str) -> LabelSource:
     """The table entry for `name`, or an error listing the known sources."""
-    if name not in LABEL_SOURCES:
-        close = difflib.get_close_matches(name, LABEL_SOURCES, n=1)
+    if name not in LABEL_FUNCTIONS:
+        close = difflib.get_close_matches(name, LABEL_FUNCTIONS, n=1)
         raise TrainingError(f"unknown label source {name!r}", field=field("source"),
-                            hint=(f"did you mean {close[0]!r}? " if close else "") + f"known: {sorted(LABEL_SOURCES)}")
-    return LABEL_SOURCES[name]
-
-
-def label_span(name: str, params: Mapping[str, Any]) -> int:
-    """How many future bars a source's labels look at under `params` (the default embargo between splits)."""
-    source = label_source(name)
-    for key in source.span_keys:
-        if params.get(key) is not None:
-            return int(params[key])
-    return source.default_span
+                            hint=(f"did you mean {close[0]!r}? " if close else "") + f"known: {sorted(LABEL_FUNCTIONS)}")
+    return LABEL_FUNCTIONS[name]
 
 
 def compute_labels(frame: pd.DataFrame, source: str, params: Mapping[str, Any] | None = None) -> LabelSet:
