@@ -1,0 +1,67 @@
+"""Training on each label source: the model has the source's classes, uniqueness weights are used when asked
+for, and the result and the bundle say which labels and which sample weighting trained the model."""
+
+import numpy as np
+import pytest
+import torch
+
+from ktrdr.strategy import load_strategy
+from ktrdr.training.bundle import ModelBundle
+from ktrdr.training.pipeline import run_training
+from ktrdr.training.synthetic import planted_ohlcv
+
+torch.set_num_threads(1)
+
+STRATEGY = """
+name: label_sources
+version: "3.0"
+training_data:
+  symbols: {mode: single, symbol: SYNTH}
+  timeframes: {mode: single, timeframe: 1h}
+indicators:
+  rsi_7: {type: rsi, period: 7}
+fuzzy_sets:
+  rsi_7: {indicator: rsi_7, low: [0, 0, 50], high: [50, 100, 100]}
+nn_inputs:
+  - {fuzzy_set: rsi_7, timeframes: all}
+model: {type: mlp, architecture: {hidden_layers: [8]}}
+training:
+  labels: %s
+  epochs: 2
+  batch_size: 64
+"""
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict:
+    return {"1h": planted_ohlcv(1200, seed=2)}
+
+
+@pytest.mark.parametrize("labels,classes,weighting", [
+    ("{source: triple_barrier, profit_target_atr: 2.0, stop_loss_atr: 1.5, max_holding_bars: 24, atr_period: 14,"
+     " compute_weights: true}", ["BUY", "HOLD", "SELL"], "uniqueness"),
+    ("{source: triple_barrier, max_holding_period: 24, vol_span: 20, cusum_threshold: 0}",
+     ["BUY", "HOLD", "SELL"], "uniform"),
+    ("{source: regime, vol_lookback: 60}", ["TRENDING_UP", "TRENDING_DOWN", "RANGING", "VOLATILE"], "uniform"),
+    ("{source: context, horizon: 5}", ["BULLISH", "BEARISH", "NEUTRAL"], "uniform"),
+])
+def test_each_source_trains_with_its_classes_and_weighting(frames: dict, labels: str, classes: list[str],
+                                                           weighting: str) -> None:
+    bundle, summary = run_training(load_strategy(STRATEGY % labels), frames)
+    assert summary["labels"]["source"] == load_strategy(STRATEGY % labels).training.labels.source
+    assert summary["labels"]["sample_weighting"] == weighting and summary["labels"]["classes"] == classes
+    loaded = ModelBundle.from_bytes(bundle.to_bytes())
+    assert loaded.classes == classes and loaded.data_summary["labels"]["sample_weighting"] == weighting
+    probs = loaded.predict(np.zeros((3, len(loaded.feature_names)), dtype=np.float32))
+    assert probs.shape == (3, len(classes))
+    assert set(summary["test"]["per_class"]) == set(classes)
+    if weighting == "uniqueness":
+        assert summary["labels"]["train_weights"]["min"] < summary["labels"]["train_weights"]["max"]
+
+
+def test_cusum_filter_trains_on_event_bars_only(frames: dict) -> None:
+    every = "{source: triple_barrier, max_holding_period: 24, vol_span: 20}"
+    events = "{source: triple_barrier, max_holding_period: 24, vol_span: 20, cusum_threshold: 0}"
+    _, all_bars = run_training(load_strategy(STRATEGY % every), frames)
+    _, filtered = run_training(load_strategy(STRATEGY % events), frames)
+    assert 0 < filtered["labels"]["labeled_rows"] < all_bars["labels"]["labeled_rows"]
