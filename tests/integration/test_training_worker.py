@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -119,6 +120,7 @@ async def test_models_cli_after_training(settings: Settings, stores: tuple[Bus, 
     assert len(info["feature_names"]) == 7 and info["metrics"]["training"]["epochs_run"] == 2
     human = await asyncio.to_thread(cli, settings, "models", "show", "mr/1h")
     assert human.exit_code == 0 and "majority baseline" in human.output
+    assert info["data_summary"]["labels"]["source"] == "zigzag" and re.search(r"weighting\s*│\s*uniform", human.output)
 
 
 class BatchCounter:
