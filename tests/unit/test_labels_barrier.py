@@ -80,7 +80,8 @@ def _naive(frame: pd.DataFrame, pt: float, sl: float, span: int, vol_span: int) 
     return labels, holds
 
 
-@pytest.mark.parametrize("seed,pt,sl,span,vol_span", [(1, 2.0, 1.5, 10, 5), (2, 1.0, 1.0, 24, 14), (3, 3.0, 0.5, 5, 20)])
+@pytest.mark.parametrize("seed,pt,sl,span,vol_span",
+                         [(1, 2.0, 1.5, 10, 5), (2, 1.0, 1.0, 24, 14), (3, 3.0, 0.5, 5, 20)])
 def test_label_is_the_first_barrier_touched(seed: int, pt: float, sl: float, span: int, vol_span: int) -> None:
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.normal(scale=0.01, size=600)))

@@ -65,8 +65,8 @@ def test_changing_bars_after_a_labels_horizon_never_changes_it() -> None:
     final = np.flatnonzero(horizon < len(close) - 1)
     assert len(final) > 300  # most labels are fixed well before the end
     for t in final[::7]:
-        other = close.copy()
-        other[horizon[t] + 1:] = other[horizon[t]] * np.exp(np.cumsum(rng.normal(scale=0.03, size=len(close) - horizon[t] - 1)))
+        other, h = close.copy(), horizon[t]
+        other[h + 1:] = other[h] * np.exp(np.cumsum(rng.normal(scale=0.03, size=len(close) - h - 1)))
         assert zigzag_labels(other, zigzag_threshold=0.02).values[t] == labels[t], t
 
 

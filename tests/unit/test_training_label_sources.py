@@ -1,14 +1,19 @@
-"""Training on each label source: the model has the source's classes, uniqueness weights are used when asked
-for, and the result and the bundle say which labels and which sample weighting trained the model."""
+"""A strategy's labels from its config, and training on each label source: the model has the source's classes,
+uniqueness weights are used when asked for, and the result and the bundle name the labels and the weighting."""
 
+import msgspec
 import numpy as np
 import pytest
 import torch
 
 from ktrdr.strategy import load_strategy
+from ktrdr.strategy.labels_config import TripleBarrierLabels
 from ktrdr.training.bundle import ModelBundle
+from ktrdr.training.errors import TrainingError
+from ktrdr.training.labels import CLASSES, UNLABELED, triple_barrier_labels
 from ktrdr.training.pipeline import run_training
 from ktrdr.training.synthetic import planted_ohlcv
+from ktrdr.training.targets import label_params, strategy_labels
 
 torch.set_num_threads(1)
 
@@ -57,6 +62,37 @@ def test_each_source_trains_with_its_classes_and_weighting(frames: dict, labels:
     assert set(summary["test"]["per_class"]) == set(classes)
     if weighting == "uniqueness":
         assert summary["labels"]["train_weights"]["min"] < summary["labels"]["train_weights"]["max"]
+
+
+def _cfg(labels: str, output_format: str = "classification"):
+    return load_strategy(STRATEGY % labels + f"decisions: {{output_format: {output_format}}}\n")
+
+
+def test_strategy_labels_follow_the_source_and_its_atr_spelling() -> None:
+    frame = planted_ohlcv(400)
+    source, out = strategy_labels(_cfg("{source: triple_barrier, profit_target_atr: 2.0, stop_loss_atr: 1.0, "
+                                       "max_holding_bars: 12, atr_period: 14, compute_weights: true}"), frame)
+    direct = triple_barrier_labels(frame, pt_multiplier=2.0, sl_multiplier=1.0, max_holding_period=12, vol_span=14)
+    assert source == "triple_barrier" and out.weighting == "uniqueness"
+    np.testing.assert_array_equal(out.values, direct.values)
+    with pytest.raises(TrainingError, match="only one"):
+        strategy_labels(_cfg("{source: triple_barrier, pt_multiplier: 3.0, profit_target_atr: 2.0}"), frame)
+    assert label_params(TripleBarrierLabels(vol_span=20)) == {"vol_span": 20}
+
+
+def test_strategy_labels_match_the_output_format() -> None:
+    frame = planted_ohlcv(300)
+    regression = "regression, cost_model: {round_trip_cost: 0.003, min_edge_multiplier: 1.5}"
+    source, out = strategy_labels(_cfg("{source: forward_return, horizon: 4}", regression), frame)
+    assert source == "forward_return" and out.output == "regression" and np.isnan(out.values[-4:]).all()
+    _, classes = strategy_labels(_cfg("{source: forward_return, horizon: 4, threshold: 0.01}"), frame)
+    assert classes.classes == CLASSES and (classes.values[-4:] == UNLABELED).all()
+    # The loader refuses this pair; a config built in code meets the same rule here.
+    zigzag = _cfg("{source: zigzag}")
+    wrong = msgspec.structs.replace(zigzag, decisions=msgspec.structs.replace(zigzag.decisions,
+                                                                              output_format="regression"))
+    with pytest.raises(TrainingError, match="regression"):
+        strategy_labels(wrong, frame)
 
 
 def test_cusum_filter_trains_on_event_bars_only(frames: dict) -> None:

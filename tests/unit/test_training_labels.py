@@ -1,19 +1,16 @@
-"""Forward-return and context labels, the table of label functions, and a strategy's labels from its config."""
+"""Forward-return and context labels, and the table of label functions matching the label config structs."""
 
 import inspect
 
-import msgspec
 import numpy as np
 import pytest
 
-from ktrdr.strategy import load_strategy
-from ktrdr.strategy.labels_config import LABEL_SOURCES, TripleBarrierLabels
+from ktrdr.strategy.labels_config import LABEL_SOURCES
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.labels import (BUY, CLASSES, HOLD, LABEL_FUNCTIONS, SELL, UNLABELED, compute_labels,
-                                   context_labels, forward_return_classes, forward_return_labels, labeled_mask,
-                                   triple_barrier_labels)
+                                   context_labels, forward_return_classes, forward_return_labels, labeled_mask)
 from ktrdr.training.synthetic import planted_ohlcv
-from ktrdr.training.targets import CONFIG_ONLY, label_params, strategy_labels
+from ktrdr.training.targets import CONFIG_ONLY
 
 
 def test_class_order_is_buy_hold_sell() -> None:
@@ -77,53 +74,3 @@ def test_dispatch_passes_parameters_and_rejects_unknown_ones() -> None:
         params = {"max_holding_period": 20, "vol_span": 20} if name == "triple_barrier" else {}
         out = compute_labels(frame, name, params)
         assert len(out.values) == len(frame) and out.mask.any()
-
-
-STRATEGY = """
-name: labels_from_config
-version: "3.0"
-training_data:
-  symbols: {mode: single, symbol: SYNTH}
-  timeframes: {mode: single, timeframe: 1h}
-indicators:
-  rsi_7: {type: rsi, period: 7}
-fuzzy_sets:
-  rsi_7: {indicator: rsi_7, low: [0, 0, 50], high: [50, 100, 100]}
-nn_inputs:
-  - {fuzzy_set: rsi_7, timeframes: all}
-model: {type: mlp, architecture: {hidden_layers: [8]}}
-decisions: {output_format: %s}
-training:
-  labels: %s
-"""
-
-
-def _cfg(labels: str, output_format: str = "classification"):
-    return load_strategy(STRATEGY % (output_format, labels))
-
-
-def test_strategy_labels_follow_the_source_and_its_atr_spelling() -> None:
-    frame = planted_ohlcv(400)
-    source, out = strategy_labels(_cfg("{source: triple_barrier, profit_target_atr: 2.0, stop_loss_atr: 1.0, "
-                                       "max_holding_bars: 12, atr_period: 14, compute_weights: true}"), frame)
-    direct = triple_barrier_labels(frame, pt_multiplier=2.0, sl_multiplier=1.0, max_holding_period=12, vol_span=14)
-    assert source == "triple_barrier" and out.weighting == "uniqueness"
-    np.testing.assert_array_equal(out.values, direct.values)
-    with pytest.raises(TrainingError, match="only one"):
-        strategy_labels(_cfg("{source: triple_barrier, pt_multiplier: 3.0, profit_target_atr: 2.0}"), frame)
-    assert label_params(TripleBarrierLabels(vol_span=20)) == {"vol_span": 20}
-
-
-def test_strategy_labels_match_the_output_format() -> None:
-    frame = planted_ohlcv(300)
-    regression = "regression, cost_model: {round_trip_cost: 0.003, min_edge_multiplier: 1.5}"
-    source, out = strategy_labels(_cfg("{source: forward_return, horizon: 4}", regression), frame)
-    assert source == "forward_return" and out.output == "regression" and np.isnan(out.values[-4:]).all()
-    _, classes = strategy_labels(_cfg("{source: forward_return, horizon: 4, threshold: 0.01}"), frame)
-    assert classes.classes == CLASSES and (classes.values[-4:] == UNLABELED).all()
-    # The loader refuses this pair; a config built in code meets the same rule here.
-    zigzag = _cfg("{source: zigzag}")
-    wrong = msgspec.structs.replace(zigzag, decisions=msgspec.structs.replace(zigzag.decisions,
-                                                                              output_format="regression"))
-    with pytest.raises(TrainingError, match="regression"):
-        strategy_labels(wrong, frame)

@@ -53,8 +53,9 @@ def label_source(name: str) -> LabelSource:
     """The table entry for `name`, or an error listing the known sources."""
     if name not in LABEL_FUNCTIONS:
         close = difflib.get_close_matches(name, LABEL_FUNCTIONS, n=1)
+        known = f"known: {sorted(LABEL_FUNCTIONS)}"
         raise TrainingError(f"unknown label source {name!r}", field=field("source"),
-                            hint=(f"did you mean {close[0]!r}? " if close else "") + f"known: {sorted(LABEL_FUNCTIONS)}")
+                            hint=(f"did you mean {close[0]!r}? " if close else "") + known)
     return LABEL_FUNCTIONS[name]
 
 
