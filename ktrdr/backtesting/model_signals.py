@@ -56,6 +56,11 @@ def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
     if bundle.output_format != "classification":
         raise BacktestError(f"output_format {bundle.output_format!r} cannot drive a backtest",
                             field="model.output_format", hint="train with decisions.output_format: classification")
+    if tuple(bundle.classes) != CLASSES:
+        # Regime and context models name market states, not trades: reading them as BUY/HOLD/SELL would be wrong.
+        raise BacktestError(f"the model predicts {bundle.classes}, not trading signals {list(CLASSES)}",
+                            field="training.labels.source",
+                            hint="backtest a model trained on zigzag, triple_barrier or forward_return labels")
     return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
 
 
