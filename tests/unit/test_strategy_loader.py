@@ -24,7 +24,7 @@ training_data:
   timeframes: {mode: multi_timeframe, list: [1h, 4h]}
 indicators:
   rsi_14: {type: rsi, period: 14}
-  macd_12_26_9: {type: macd}
+  macd_12_26_9: {type: macd, fast_period: 12, slow_period: 26, signal_period: 9}
 fuzzy_sets:
   rsi_14:
     indicator: rsi_14
@@ -89,10 +89,17 @@ def test_ignored_keys_warn_with_their_location():
         ("indicators:", "indicatorz:", "indicatorz", "did you mean 'indicators'"),
         ("type: rsi,", "type: rsii,", "indicators.rsi_14.type", "did you mean 'rsi'"),
         ("period: 14", "periode: 14", "indicators.rsi_14.periode", "did you mean 'period'"),
-        ("period: 14", "period: -3", "indicators.rsi_14.period", "positive integer"),
+        ("period: 14", "period: -3", "indicators.rsi_14.period", "must be >= 2 and <= 100"),
+        ("fast_period: 12", "fast_period: 12.5", "indicators.macd_12_26_9.fast_period",
+         "whole number"),
+        ("fast_period: 12", "fast_perod: 12", "indicators.macd_12_26_9.fast_perod",
+         "did you mean 'fast_period'"),
         ("indicator: macd_12_26_9.histogram", "indicator: macd_12_26_9.hist",
          "fuzzy_sets.macd_hist.indicator", "did you mean 'macd_12_26_9.histogram'"),
-        ("indicator: rsi_14\n", "indicator: rsi_41\n", "fuzzy_sets.rsi_14.indicator", "did you mean 'rsi_14'"),
+        ("indicator: rsi_14\n", "indicator: rsi_14.value\n", "fuzzy_sets.rsi_14.indicator",
+         "single output"),
+        ("indicator: rsi_14\n", "indicator: rsi_41\n", "fuzzy_sets.rsi_14.indicator",
+         "did you mean 'rsi_14'"),
         ("[0, 20, 40]", "[0, 40, 20]", "fuzzy_sets.rsi_14.oversold", "non-decreasing"),
         ("[30, 45, 55, 70]", "[30, 45, 70]", "fuzzy_sets.rsi_14.neutral", "4 parameters"),
         ("[80, 10]", "[80, 0]", "fuzzy_sets.rsi_14.overbought", "sigma must be > 0"),
