@@ -1,13 +1,17 @@
 """A strategy's labels from its config, and training on each label source: the model has the source's classes,
 uniqueness weights are used when asked for, and the result and the bundle name the labels and the weighting."""
 
+from pathlib import Path
+
 import msgspec
 import numpy as np
 import pytest
 import torch
 
+from ktrdr.data import resample
 from ktrdr.strategy import load_strategy
 from ktrdr.strategy.labels_config import TripleBarrierLabels
+from ktrdr.strategy.overrides import with_overrides
 from ktrdr.training.bundle import ModelBundle
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.labels import CLASSES, UNLABELED, triple_barrier_labels
@@ -101,3 +105,22 @@ def test_cusum_filter_trains_on_event_bars_only(frames: dict) -> None:
     _, all_bars = run_training(load_strategy(STRATEGY % every), frames)
     _, filtered = run_training(load_strategy(STRATEGY % events), frames)
     assert 0 < filtered["labels"]["labeled_rows"] < all_bars["labels"]["labeled_rows"]
+
+
+ORIGINALS = Path(__file__).resolve().parents[2].parent / "shared" / "ktrdr-v3-strategies"
+# The original files whose labels are neither zigzag nor forward_return.
+NEW_SOURCES = ["range_tb_signal_v1", "regime_classifier_seed_v1", "trend_tb_lstm_signal_v1", "experiment_h003_mlp"]
+
+
+@pytest.mark.skipif(not ORIGINALS.is_dir(), reason=f"{ORIGINALS} is absent")
+@pytest.mark.parametrize("name", NEW_SOURCES)
+def test_original_files_train_on_their_own_labels(name: str) -> None:
+    cfg = with_overrides(load_strategy(ORIGINALS / f"{name}.yaml"), epochs=1)
+    five = planted_ohlcv(12 * 1500, freq="5min", period=12 * 40)
+    frames = {tf: five if tf == "5m" else resample(five, tf, "5m") for tf in cfg.training_data.timeframe_list}
+    bundle, summary = run_training(cfg, frames)
+    labels = cfg.training.labels
+    assert summary["labels"]["source"] == labels.source
+    weighted = getattr(labels, "compute_weights", False)
+    assert summary["labels"]["sample_weighting"] == ("uniqueness" if weighted else "uniform")
+    assert bundle.classes == summary["labels"]["classes"] and summary["test"]["samples"] > 0
