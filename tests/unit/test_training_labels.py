@@ -8,7 +8,8 @@ import pytest
 from ktrdr.strategy.labels_config import LABEL_SOURCES
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.labels import (BUY, CLASSES, HOLD, LABEL_FUNCTIONS, SELL, UNLABELED, compute_labels,
-                                   context_labels, forward_return_classes, forward_return_labels, labeled_mask)
+                                   context_labels, forward_return_classes, forward_return_labels, labeled_mask,
+                                   regime_labels)
 from ktrdr.training.synthetic import planted_ohlcv
 from ktrdr.training.targets import CONFIG_ONLY
 
@@ -74,3 +75,18 @@ def test_dispatch_passes_parameters_and_rejects_unknown_ones() -> None:
         params = {"max_holding_period": 20, "vol_span": 20} if name == "triple_barrier" else {}
         out = compute_labels(frame, name, params)
         assert len(out.values) == len(frame) and out.mask.any()
+
+
+@pytest.mark.parametrize("label,horizon", [
+    (lambda c: forward_return_labels(c, horizon=6).values, 6),
+    (lambda c: context_labels(c, horizon=6).values, 6),
+    (lambda c: regime_labels(c, horizon=6, vol_lookback=20).values, 6),
+])
+def test_changing_bars_after_the_horizon_never_changes_a_label(label, horizon: int) -> None:
+    rng = np.random.default_rng(8)
+    close = 100 * np.exp(np.cumsum(rng.normal(scale=0.01, size=200)))
+    before = label(close)
+    for t in (25, 90, 170):
+        other = close.copy()
+        other[t + horizon + 1:] *= rng.uniform(0.5, 1.5, size=len(close) - t - horizon - 1)
+        np.testing.assert_array_equal(label(other)[:t + 1], before[:t + 1])
