@@ -72,7 +72,7 @@ def barrier_outcomes(close: np.ndarray, high: np.ndarray, low: np.ndarray,
     rows = np.arange(m)
     both_up = close[rows + first + 1] >= entry
     at_hit = np.where(up[rows, first] & down[rows, first], np.where(both_up, 1, -1), np.where(up[rows, first], 1, -1))
-    final = close[rows + span] / entry - 1.0
+    final = (close[rows + span] - entry) / entry
     timed = np.where(np.abs(final) < v * np.sqrt(span) * 0.5, 0, np.sign(final)).astype(np.int64)
     return np.where(hit, at_hit, timed).astype(np.int64), np.where(hit, first + 1, span).astype(np.int64)
 
