@@ -77,3 +77,9 @@ def test_bad_inputs_are_reported() -> None:
         zigzag_labels(np.ones(2))
     with pytest.raises(TrainingError, match="zero"):
         zigzag_labels(np.array([1.0, 0.0, 1.0]))
+
+
+def test_a_move_of_exactly_the_threshold_counts() -> None:
+    # (105 - 100) / 100 is exactly 0.05: bar 1 opens an up leg; (99.75 - 105) / 105 = -0.05 reverses it at bar 2.
+    close = np.array([100, 105, 99.75, 99.75], dtype=float)
+    np.testing.assert_array_equal(zigzag_extremes(close, 0.05).index, [0, 1, 2])

@@ -31,7 +31,8 @@ def zigzag_extremes(close: np.ndarray, threshold: float) -> Extremes:
     index, fixed_at = [0], [0]
     direction = 0  # 0 until the first move of `threshold` away from bar 0 sets the first leg
     for i in range(1, n):
-        change = close[i] / close[index[-1]] - 1.0
+        last = close[index[-1]]
+        change = (close[i] - last) / last  # written as the reference does, so exact-threshold ties agree
         if direction == 0:
             if abs(change) >= threshold:
                 direction = 1 if change > 0 else -1
