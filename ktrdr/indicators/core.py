@@ -50,11 +50,13 @@ def ema(x: pd.Series, n: int, *, adjust: bool = False, min_periods: int | None =
     return x.ewm(span=n, adjust=adjust, min_periods=n if min_periods is None else min_periods).mean()
 
 
-def wilder(x: pd.Series, n: int, seed_count: int | None = None) -> pd.Series:
-    """Wilder smoothing (alpha = 1/n), seeded with sum(first `seed_count` valid values) / n.
+def wilder(x: pd.Series, n: int, seed_count: int | None = None,
+           start: int | None = None) -> pd.Series:
+    """Wilder smoothing (alpha = 1/n), seeded with sum(first `seed_count` values) / n.
 
     The default seed (n values) is their mean, as RSI and ATR use; ADX's directional movement and
-    true range seed with n - 1 values, as Wilder's running sums do.
+    true range seed with n - 1 values, as Wilder's running sums do. The seed window begins at
+    the first valid value, or at row `start` where NaNs in it count as 0.
     """
     count = n if seed_count is None else seed_count
     values = x.to_numpy(dtype="float64", copy=True)
@@ -62,7 +64,7 @@ def wilder(x: pd.Series, n: int, seed_count: int | None = None) -> pd.Series:
     out = np.full(len(values), np.nan)
     if len(valid) < count:
         return pd.Series(out, index=x.index)
-    first = valid[0]
+    first = valid[0] if start is None else start
     seed_at = first + count - 1
     values[seed_at] = np.nansum(values[first : seed_at + 1]) / n
     values[:seed_at] = np.nan

@@ -32,9 +32,11 @@ def adx(df: pd.DataFrame, period: int) -> pd.DataFrame:
     minus_di = 100.0 * safe_div(wilder(minus_dm, period, seed_count=period - 1), tr, 0.0)
     started = np.arange(len(df)) >= period
     plus_di, minus_di = plus_di.where(started), minus_di.where(started)
-    # No directional movement at all yet: DX is undefined and ADX keeps its value.
+    # No directional movement at all: DX is undefined; it adds 0 to the seed and then leaves
+    # ADX where it was, as Wilder's running sum does.
     dx = 100.0 * safe_div((plus_di - minus_di).abs(), plus_di + minus_di)
-    return pd.DataFrame({"adx": wilder(dx, period), "plus_di": plus_di, "minus_di": minus_di})
+    return pd.DataFrame({"adx": wilder(dx, period, start=period), "plus_di": plus_di,
+                         "minus_di": minus_di})
 
 
 def _bars_since_latest(windows: np.ndarray, pick) -> np.ndarray:

@@ -5,17 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ktrdr.indicators.core import (
-    NOISE,
-    highest,
-    lowest,
-    price_of,
-    rolling_windows,
-    safe_div,
-    sma,
-    typical_price,
-    wilder,
-)
+from ktrdr.indicators.core import highest, lowest, price_of, safe_div, sma, wilder
 from ktrdr.indicators.params import SOURCE, integer
 from ktrdr.indicators.registry import register
 
@@ -36,9 +26,9 @@ def rsi(df: pd.DataFrame, period: int, source: str) -> pd.Series:
 @register("roc", params={"period": integer(10, 1, 100), "source": SOURCE},
           warmup=lambda p: p["period"], aliases=("rocindicator",))
 def roc(df: pd.DataFrame, period: int, source: str) -> pd.Series:
-    """Rate of change in percent over `period` bars (NaN where the old price is 0)."""
+    """Rate of change in percent over `period` bars (0 where the old value is 0)."""
     x = price_of(df, source)
-    return 100.0 * safe_div(x - x.shift(period), x.shift(period))
+    return 100.0 * safe_div(x - x.shift(period), x.shift(period), 0.0)
 
 
 @register("momentum", params={"period": integer(10, 1, 100), "source": SOURCE},
@@ -59,12 +49,19 @@ def stochastic(df: pd.DataFrame, k_period: int, d_period: int, smooth_k: int) ->
     The fast %K of a bar whose k_period range is zero is 50 (the middle of a range of none).
     """
     low, high = lowest(df["low"], k_period), highest(df["high"], k_period)
-    k = sma(100.0 * safe_div(df["close"] - low, high - low, 50.0), smooth_k)
+    k = sma(100.0 * safe_div(df["close"] - low, high - low, 0.5), smooth_k)
     return pd.DataFrame({"k": k, "d": sma(k, d_period)})
 
 
-def _mean_deviation(windows: np.ndarray) -> np.ndarray:
-    return np.abs(windows - windows.mean(axis=1, keepdims=True)).mean(axis=1)
+def _cci_rows(windows: np.ndarray) -> np.ndarray:
+    # Typical prices as offsets from the window's first bar: differences of nearby prices are
+    # exact, so a flat window gives exactly 0 and the deviations keep every significant digit.
+    offsets = (windows - windows[:, :1]).sum(axis=2) / 3.0
+    mean = offsets.mean(axis=1)
+    deviation = np.abs(offsets - mean[:, None]).mean(axis=1)
+    num = offsets[:, -1] - mean
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(deviation > 0, num / (0.015 * np.where(deviation > 0, deviation, 1.0)), 0.0)
 
 
 @register("cci", params={"period": integer(20, 2, 100)}, warmup=lambda p: p["period"] - 1,
@@ -72,13 +69,16 @@ def _mean_deviation(windows: np.ndarray) -> np.ndarray:
 def cci(df: pd.DataFrame, period: int) -> pd.Series:
     """Commodity channel index: typical price's distance from its mean in 0.015 mean deviations.
 
-    A window whose typical prices are all equal (to rounding noise) has no deviation: 0.
+    A window whose typical prices are all equal has no deviation: 0.
     """
-    tp = typical_price(df)
-    mean = sma(tp, period)
-    spread = highest(tp, period) - lowest(tp, period)
-    out = safe_div(tp - mean, 0.015 * rolling_windows(tp, period, _mean_deviation), 0.0)
-    return out.where(spread > NOISE * mean.abs(), 0.0).where(mean.notna())
+    hlc = df[list(_HLC)].to_numpy(dtype="float64")
+    out = np.full(len(hlc), np.nan)
+    if len(hlc) >= period:
+        windows = np.lib.stride_tricks.sliding_window_view(hlc, period, axis=0)  # (rows, 3, n)
+        for start in range(0, len(windows), 1 << 14):
+            chunk = windows[start : start + (1 << 14)].transpose(0, 2, 1)
+            out[period - 1 + start : period - 1 + start + len(chunk)] = _cci_rows(chunk)
+    return pd.Series(out, index=df.index)
 
 
 @register("williamsr", params={"period": integer(14, 1, 100)}, warmup=lambda p: p["period"] - 1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ktrdr.indicators.core import ema, highest, lowest, safe_div, sma
+from ktrdr.indicators.core import NOISE, ema, highest, lowest, safe_div, sma
 from ktrdr.indicators.params import integer
 from ktrdr.indicators.registry import register
 
@@ -26,6 +26,8 @@ def rvi(df: pd.DataFrame, period: int, signal_period: int) -> pd.DataFrame:
     """
     num = sma(_symmetric_weighted(df["close"] - df["open"]), period)
     den = sma(_symmetric_weighted(df["high"] - df["low"]), period)
+    # A running sum of zero ranges can leave rounding dust instead of 0: that is no range too.
+    den = den.where(den.abs() > NOISE * df["close"].abs(), 0.0).where(den.notna())
     value = safe_div(num, den, 0.0)
     return pd.DataFrame({"rvi": value, "signal": sma(value, signal_period)})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from ktrdr.errors import KtrdrError
@@ -66,8 +67,6 @@ class Param:
         lowered = {c.lower(): c for c in self.choices}
         if isinstance(value, str) and value.lower() in lowered:
             return lowered[value.lower()]
-        import difflib
-
         close = difflib.get_close_matches(str(value).lower(), list(lowered), n=1)
         raise IndicatorError(f"{name} must be one of {', '.join(self.choices)}", param=name,
                              value=value,

@@ -105,7 +105,7 @@ def get_indicator(name: str) -> IndicatorDef:
         loose = {_loose(a): a for a in _ALIASES}
         hit = loose.get(_loose(str(name))) or next(
             iter(difflib.get_close_matches(str(name).lower(), list(_ALIASES), n=1)), None)
-        hint = f"did you mean '{hit}'?" if hit else "see `ktrdr indicators` or docs/indicators.md"
+        hint = f"did you mean '{hit}'?" if hit else "the types are listed in docs/indicators.md"
         raise IndicatorError(f"unknown indicator type '{name}'", value=name, suggestion=hint)
     return _REGISTRY[canonical]
 

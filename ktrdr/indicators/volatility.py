@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 
 from ktrdr.indicators.core import atr as _atr
-from ktrdr.indicators.core import ema, highest, lowest, price_of, safe_div, sma, true_range
+from ktrdr.indicators.core import (
+    ema,
+    highest,
+    lowest,
+    price_of,
+    rolling_windows,
+    sma,
+    true_range,
+)
 from ktrdr.indicators.params import SOURCE, flag, integer, number
 from ktrdr.indicators.registry import register
 
@@ -17,7 +25,9 @@ _KC_ATR = 10  # the squeeze builds its Keltner channel with the channel's defaul
 def bollinger(x: pd.Series, period: int, multiplier: float) -> pd.DataFrame:
     """Bollinger bands around the SMA at `multiplier` sample (n - 1) standard deviations."""
     middle = sma(x, period)
-    dev = x.rolling(period, min_periods=period).std(ddof=1) * multiplier
+    # Two passes over each window: a running variance loses the digits that ratios of band
+    # gaps (width, squeeze) need when prices sit near 1 and move in the fifth decimal.
+    dev = rolling_windows(x, period, lambda w: w.std(axis=1, ddof=1)) * multiplier
     return pd.DataFrame({"upper": middle + dev, "middle": middle, "lower": middle - dev})
 
 

@@ -95,7 +95,7 @@ def ad_line(df: pd.DataFrame, use_sma_smoothing: bool, smoothing_period: int) ->
     """Accumulation/distribution line with the original's companions.
 
     roc_10: % change over 10 bars; momentum_21: change over 21 bars; relative_strength: % above
-    its 50-bar mean (from 20 bars on).
+    its 50-bar mean (from 20 bars on); a ratio over a line at 0 is 0.
     """
     multiplier = _clv(df)
     volume = multiplier * df["volume"]
@@ -103,8 +103,9 @@ def ad_line(df: pd.DataFrame, use_sma_smoothing: bool, smoothing_period: int) ->
     mean = line.rolling(50, min_periods=20).mean()
     return pd.DataFrame({
         "line": line, "mf_multiplier": multiplier, "mf_volume": volume,
-        "roc_10": 100.0 * safe_div(line - line.shift(10), line.shift(10)),
-        "momentum_21": line - line.shift(21), "relative_strength": 100.0 * safe_div(line - mean, mean)})
+        "roc_10": 100.0 * safe_div(line - line.shift(10), line.shift(10), 0.0),
+        "momentum_21": line - line.shift(21),
+        "relative_strength": 100.0 * safe_div(line - mean, mean, 0.0)})
 
 
 @register("volumeratio", params={"period": integer(20, 2, 100)}, warmup=lambda p: p["period"] - 1,

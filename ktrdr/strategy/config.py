@@ -7,10 +7,9 @@ used are listed in each struct's `IGNORED` table: the loader accepts them with a
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Literal
 
 import msgspec
-from msgspec import Meta
 
 from ktrdr.indicators.spec import IndicatorSpec
 from ktrdr.strategy.labels_config import (
@@ -22,14 +21,17 @@ from ktrdr.strategy.labels_config import (
     ZigzagLabels,
     label_span,
 )
-from ktrdr.strategy.structs import (
-    Config,
-    NonNegFloat,
-    NonNegInt,
-    PositiveFloat,
-    PositiveInt,
-    UnitFloat,
+from ktrdr.strategy.model_config import (
+    ArchitectureConfig,
+    CostModel,
+    DecisionsConfig,
+    FiltersConfig,
+    ModelConfig,
+    ModelFeatures,
+    ModelTraining,
+    model_config,
 )
+from ktrdr.strategy.structs import Config, NonNegFloat, NonNegInt, PositiveFloat, UnitFloat
 from ktrdr.strategy.training_config import (
     CheckpointConfig,
     DataSplitConfig,
@@ -49,7 +51,8 @@ STRATEGY_VERSION = "3.0"
 __all__ = [
     "CheckpointConfig", "ContextLabels", "DataSplitConfig", "EarlyStoppingConfig", "ForwardReturnLabels",
     "LabelConfig", "RegimeLabels", "SchedulerConfig", "TrainingConfig", "TripleBarrierLabels", "ZigzagLabels",
-    "label_span", "NonNegFloat", "PositiveFloat", "UnitFloat",
+    "label_span", "NonNegFloat", "PositiveFloat", "UnitFloat", "ArchitectureConfig", "CostModel",
+    "DecisionsConfig", "FiltersConfig", "ModelConfig", "ModelFeatures", "ModelTraining", "model_config",
 ]
 
 
@@ -60,6 +63,14 @@ class SelectionCriteria(Config, kw_only=True):
     volatility_range: list[float] | None = None
     liquidity_tier: str | None = None
     market_cap_range: list[float] | None = None
+
+
+def _chosen(single: bool, one: str | None, many: list[str] | None) -> list[str]:
+    # Mode single reads the one value, else the list; either falls back on the other when only it is
+    # given (the original's own files write `mode: single` with a one-item `list`).
+    if single and one:
+        return [one]
+    return list(many or ([one] if one else []))
 
 
 class SymbolsConfig(Config, kw_only=True):
@@ -73,9 +84,7 @@ class SymbolsConfig(Config, kw_only=True):
     @property
     def names(self) -> list[str]:
         """The symbols, whatever the mode."""
-        if self.mode == "single" and self.symbol:
-            return [self.symbol]
-        return list(self.list_ or ([self.symbol] if self.symbol else []))
+        return _chosen(self.mode == "single", self.symbol, self.list_)
 
 
 class TimeframesConfig(Config, kw_only=True):
@@ -89,9 +98,7 @@ class TimeframesConfig(Config, kw_only=True):
     @property
     def names(self) -> list[str]:
         """The timeframes, whatever the mode."""
-        if self.mode == "single" and self.timeframe:
-            return [self.timeframe]
-        return list(self.list_ or ([self.timeframe] if self.timeframe else []))
+        return _chosen(self.mode == "single", self.timeframe, self.list_)  # type: ignore[arg-type]
 
     @property
     def base(self) -> str:
@@ -233,115 +240,6 @@ class NNInputConfig(Config, kw_only=True):
     def method(self) -> str:
         """The normalization applied (`none` unless given)."""
         return self.normalization or "none"
-
-
-class ArchitectureConfig(Config, kw_only=True):
-    """`model.architecture`: layer sizes, activation, dropout, recurrent settings."""
-
-    IGNORED: ClassVar[dict[str, str]] = {
-        "output_activation": "the output layer is always softmax (classification) or linear (regression)",
-    }
-    hidden_layers: list[PositiveInt] | None = None
-    activation: Literal["relu", "tanh", "gelu", "leaky_relu"] = "relu"
-    dropout: Annotated[float, Meta(ge=0, lt=1)] = 0.2
-    sequence_length: PositiveInt = 20
-    hidden_size: PositiveInt = 64
-    num_layers: PositiveInt = 2
-
-
-class ModelFeatures(Config, kw_only=True):
-    """`model.features`: v2 settings the original accepts; v3 takes its features from nn_inputs."""
-
-    include_price_context: bool = False
-    include_volume_context: bool = False
-    include_raw_indicators: bool = False
-    lookback_periods: NonNegInt = 1
-    scale_features: bool = True
-
-
-class ModelTraining(Config, kw_only=True):
-    """`model.training`: v2 training settings the original accepts; v3 reads them from `training`."""
-
-    learning_rate: PositiveFloat = 0.001
-    batch_size: PositiveInt = 32
-    epochs: PositiveInt = 100
-    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
-    early_stopping: EarlyStoppingConfig | None = None
-
-
-class ModelConfig(Config, kw_only=True):
-    """`model`: network type and architecture."""
-
-    type: Literal["mlp", "lstm", "gru"] = "mlp"
-    architecture: ArchitectureConfig = msgspec.field(default_factory=ArchitectureConfig)
-    features: ModelFeatures | None = None
-    training: ModelTraining | None = None
-
-    @property
-    def hidden_layers(self) -> list[int]:
-        """Layer widths: `hidden_layers`, or `num_layers` x `hidden_size` for a recurrent net."""
-        arch = self.architecture
-        if arch.hidden_layers is not None:
-            return list(arch.hidden_layers)
-        if self.type in ("lstm", "gru"):
-            return [arch.hidden_size] * arch.num_layers
-        return [64, 32]
-
-    @property
-    def activation(self) -> str:
-        """Hidden-layer activation."""
-        return self.architecture.activation
-
-    @property
-    def dropout(self) -> float:
-        """Dropout rate."""
-        return self.architecture.dropout
-
-    @property
-    def sequence_length(self) -> int:
-        """Window length of recurrent models."""
-        return self.architecture.sequence_length
-
-
-def model_config(type: Literal["mlp", "lstm", "gru"] = "mlp", **architecture: object) -> ModelConfig:
-    """A ModelConfig from flat architecture keywords (`model_config("gru", hidden_layers=[8])`)."""
-    return ModelConfig(type=type, architecture=ArchitectureConfig(**architecture))  # type: ignore[arg-type]
-
-
-class FiltersConfig(Config, kw_only=True):
-    """`decisions.filters`."""
-
-    IGNORED: ClassVar[dict[str, str]] = {"volume_filter": "no volume filter is applied to signals"}
-    min_signal_separation: NonNegInt = 4
-
-
-class CostModel(Config, kw_only=True):
-    """`decisions.cost_model`: a regression model trades when |predicted return| > cost x multiplier."""
-
-    round_trip_cost: PositiveFloat = 0.003
-    min_edge_multiplier: PositiveFloat = 1.5
-
-
-class DecisionsConfig(Config, kw_only=True):
-    """How model outputs become trading signals."""
-
-    output_format: Literal["classification", "regression"] = "classification"
-    num_classes: Literal[3] = 3
-    confidence_threshold: UnitFloat = 0.5
-    position_awareness: bool = True
-    allow_short_from_flat: bool = False
-    filters: FiltersConfig = msgspec.field(default_factory=FiltersConfig)
-    cost_model: CostModel | None = None
-
-    @property
-    def short_from_flat(self) -> bool:
-        """Whether a SELL with no position opens a short."""
-        return self.allow_short_from_flat
-
-    @property
-    def min_separation_bars(self) -> int:
-        """Minimum bars between two signals (`filters.min_signal_separation`)."""
-        return self.filters.min_signal_separation
 
 
 class StrategyConfig(Config, kw_only=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from ktrdr.indicators import (
     resolve_params,
     warmup_bars,
 )
+from tests.unit.tie_rich import tie_rich
 
 # The original's registry: canonical name (class name without "Indicator", lower case) and the
 # extra aliases it declares; every class name in lower case resolves too.
@@ -41,14 +44,7 @@ ORIGINAL = {
 
 @pytest.fixture(scope="module")
 def ohlcv() -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    n = 400
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.r_[close[0], close[:-1]]
-    idx = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC", name="timestamp")
-    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.003,
-                         "low": np.minimum(open_, close) * 0.997, "close": close,
-                         "volume": rng.uniform(100, 1000, n)}, index=idx)
+    return tie_rich(600)
 
 
 def test_the_31_types_of_the_original_under_its_names_and_aliases():
@@ -130,3 +126,33 @@ def test_warmup_is_exactly_the_leading_nan_rows(ohlcv, name):
     first_valid = [int(np.argmax(out[c].notna().to_numpy())) for c in out]
     assert max(first_valid) == warmup_bars(spec)
     assert out.iloc[warmup_bars(spec):].notna().all().all()
+
+
+def test_the_documentation_lists_every_type_with_its_parameters_and_outputs():
+    doc = (Path(__file__).parents[2] / "docs" / "indicators.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in doc.splitlines()
+            if line.startswith("| `")}
+    assert sorted(rows) == indicator_names()
+    for name, row in rows.items():
+        definition = get_indicator(name)
+        cells = [c.strip() for c in row.split("|")]
+        assert all(f"`{p}`" in cells[3] for p in definition.params), name
+        outputs = ", ".join(definition.outputs) or "single"
+        assert cells[4] == outputs and cells[5] == str(warmup_bars(IndicatorSpec(type=name)))
+
+
+ORIGINAL_STRATEGIES = Path(__file__).parents[3] / "shared" / "ktrdr-v3-strategies"
+
+
+@pytest.mark.skipif(not ORIGINAL_STRATEGIES.is_dir(), reason="the original's strategy files are absent")
+def test_every_indicator_block_of_the_originals_strategies_resolves():
+    import yaml
+
+    blocks = [(path.name, ind_id, block) for path in sorted(ORIGINAL_STRATEGIES.glob("*.yaml"))
+              for ind_id, block in (yaml.safe_load(path.read_text()).get("indicators") or {}).items()]
+    assert len(blocks) > 30
+    for name, ind_id, block in blocks:
+        spec = IndicatorSpec.from_block(block)
+        assert resolve_params(spec), f"{name}: {ind_id}"
+    carried = IndicatorSpec.from_block({"type": "rsi", "period": 14, "data_source": "gbp"})
+    assert carried.data_source == "gbp" and carried.params == {"period": 14}
