@@ -1,0 +1,167 @@
+"""`ktrdr monitor --web`: the monitor in a real (headless) Chromium while dummy operations run, and sessions that
+end with their tab — checked against the nats-server's own connection list (/connz)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from ktrdr.bus.embedded import pid_alive, start_server
+from ktrdr.bus.handle import Bus
+from ktrdr.config import Settings
+from ktrdr.operations.aggregator import Aggregator
+from ktrdr.operations.submit import submit
+from ktrdr.stack import child_env
+from ktrdr_tui.web import MonitorWeb
+from tests.browser import Browser, chromium, find_chromium
+from tests.integration.conftest import WorkerPool
+from tests.integration.test_tui_monitor import shots_dir
+
+pytestmark = pytest.mark.integration
+MONITOR = "ktrdr-monitor"  # the connection name every monitor session uses
+_HTTP = re.compile(r"Starting http monitor on ([\d.]+:\d+)")
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A nats-server of this module's own with its monitoring endpoint on: (client URL, http URL)."""
+    root = tmp_path_factory.mktemp("nats-web")
+    proc, url = start_server(root / "js", root / "server.log", port=-1, monitor_port=-1)
+    match = _HTTP.search((root / "server.log").read_text())
+    assert match, "nats-server logged no monitoring address"
+    yield url, f"http://{match.group(1)}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def nats_url(monitored: tuple[str, str]) -> str:
+    """Every fixture of this module (settings, bus, workers) talks to the monitored server."""
+    return monitored[0]
+
+
+async def monitor_connections(http_url: str) -> int:
+    """Open client connections named like a monitor, as the server itself counts them."""
+    async with aiohttp.ClientSession() as http, http.get(f"{http_url}/connz?limit=4096") as resp:
+        data = await resp.json()
+    return sum(1 for c in data.get("connections") or [] if c.get("name") == MONITOR)
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
+    """Wait for an outside state (the server's counts, a child's exit) with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def web(settings: Settings) -> AsyncIterator[MonitorWeb]:
+    """The web monitor on a free port, each session a real `ktrdr monitor` process."""
+    server = MonitorWeb([sys.executable, "-m", "ktrdr", "monitor"], child_env(settings, settings.nats_url), port=0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_chromium_shows_the_live_monitor_and_closing_the_tab_closes_its_connection(
+        settings: Settings, bus: Bus, aggregator: Aggregator, workers: WorkerPool, web: MonitorWeb,
+        monitored: tuple[str, str], tmp_path: Path) -> None:
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium installed (Debian/Ubuntu: apt-get install chromium); the browser check needs one")
+    await workers.start(worker_id="w-web", capacity=2)
+    for _ in range(3):
+        await submit(bus, "dummy", "cpu", {"steps": 400, "step_seconds": 0.1})
+    async with chromium(binary) as browser:
+        target, tab = await browser.open_tab(web.url)
+        # textual-serve marks the page once the app's first output arrived; the intro card is hidden then.
+        await browser.wait_for(tab, "document.body.classList.contains('-first-byte')")
+        await until(lambda: _true(monitor_connections(monitored[1]), 1), "the tab's NATS connection")
+        session = next(iter(web.sessions))
+        await until(lambda: _now(session.bytes_sent > 20_000), "a full screen of output")
+        png = await _settled_screenshot(browser, tab)
+        colours, filled = await _variety(browser, tab, png)
+        assert colours >= 16 and filled >= 0.5, f"the page looks blank ({colours} colours, {filled:.0%} rows drawn)"
+        (shots_dir(tmp_path) / "monitor-web.png").write_bytes(png)
+        await browser.close_tab(target)
+        await until(lambda: _true(monitor_connections(monitored[1]), 0), "the connection to close with the tab")
+        await until(lambda: _now(not web.sessions and not pid_alive(session.pid)), "the session to end")
+
+
+async def _true(count: Awaitable[int], want: int) -> bool:
+    return await count == want
+
+
+async def _now(value: bool) -> bool:
+    return value
+
+
+async def _settled_screenshot(browser: Browser, tab: str) -> bytes:
+    """A screenshot once the fade-in is over (the terminal's opacity transition takes 0.3 s)."""
+    await browser.wait_for(tab, "getComputedStyle(document.querySelector('.textual-terminal')).opacity === '1'")
+    return await browser.screenshot(tab)
+
+
+async def _variety(browser: Browser, tab: str, png: bytes) -> tuple[int, float]:
+    """Distinct colours in the screenshot and the share of 10-pixel bands with more than the background in them,
+    decoded by the browser itself (no image library needed)."""
+    script = """(async () => {
+      const img = new Image(); img.src = 'data:image/png;base64,%s'; await img.decode();
+      const c = new OffscreenCanvas(img.width, img.height), g = c.getContext('2d'); g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, img.width, img.height).data, all = new Set(); let bands = 0, drawn = 0;
+      for (let y = 0; y < img.height; y += 10) {
+        const row = new Set();
+        for (let x = 0; x < img.width; x++) { const i = (y * img.width + x) * 4;
+          const v = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2]; row.add(v); all.add(v); }
+        bands++; if (row.size > 1) drawn++;
+      }
+      return [all.size, drawn / bands];
+    })()""" % base64.b64encode(png).decode()
+    result = await browser.call("Runtime.evaluate", tab, expression=script, awaitPromise=True, returnByValue=True)
+    colours, filled = result["result"]["value"]
+    return int(colours), float(filled)
+
+
+async def test_twenty_sessions_opened_and_closed_leave_no_connection_process_or_task(
+        bus: Bus, web: MonitorWeb, monitored: tuple[str, str]) -> None:
+    baseline_tasks = len(asyncio.all_tasks())
+    assert await monitor_connections(monitored[1]) == 0
+    pids: list[int] = []
+    async with aiohttp.ClientSession() as http:
+        for _batch in range(4):  # 4 × 5 tabs at once: twenty in all, without twenty processes on two cores
+            tabs = [await http.ws_connect(f"{web.url}ws?width=120&height=40") for _ in range(5)]
+            drawn = [asyncio.Event() for _ in tabs]
+            readers = [asyncio.create_task(_read(ws, event)) for ws, event in zip(tabs, drawn)]
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in drawn)), 60)  # every tab drew the monitor
+            await until(lambda: _true(monitor_connections(monitored[1]), 5), "five monitor connections")
+            pids += [s.pid for s in web.sessions]
+            for ws in tabs:
+                await ws.close()
+            await asyncio.gather(*readers)
+            await until(lambda: _true(monitor_connections(monitored[1]), 0), "every connection to close")
+    await until(lambda: _now(not web.sessions), "every session to end")
+    assert web.opened == 20 and len(set(pids)) == 20
+    assert [p for p in pids if pid_alive(p)] == []
+    await until(lambda: _now(len(asyncio.all_tasks()) <= baseline_tasks), "the server's tasks to finish", 10)
+
+
+async def _read(ws: aiohttp.ClientWebSocketResponse, drawn: asyncio.Event) -> None:
+    """Read as a browser does, until the tab closes; `drawn` once the screen showed both panes (text between the
+    escape codes)."""
+    seen = ""
+    async for msg in ws:
+        if msg.type == aiohttp.WSMsgType.BINARY and not drawn.is_set():
+            seen += msg.data.decode("utf-8", "replace")
+            if "operations" in seen and "workers" in seen:
+                drawn.set()
