@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -14,10 +15,21 @@ from ktrdr.bus.handle import Bus
 from ktrdr.client import KtrdrClient, NoBackend
 from ktrdr.config import Settings
 from ktrdr.errors import BusError
-from ktrdr.stack_state import Child, StackError, StackState, tail
+from ktrdr.stack_state import WEB_ROLE, Child, StackError, StackState, tail
 
 POLL_S = 0.2
 ALIVE = ("available", "busy", "stuck")
+_SERVED = re.compile(r"^ktrdr monitor: (http\S+)", re.MULTILINE)  # the line `ktrdr monitor --web` prints when it listens
+
+
+def served_url(log: str) -> str:
+    """The URL a `ktrdr monitor --web` child said it serves on, from its log ("" until it said so)."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            match = _SERVED.search(fh.read(64_000))
+    except OSError:
+        return ""
+    return match.group(1) if match else ""
 
 
 async def backends(bus: Bus, verb: str = "PING", window_s: float = 0.5, until: str = "") -> list[dict[str, Any]]:
@@ -75,7 +87,8 @@ def _error(message: str, procs: dict[str, Any], hint: str) -> StackError:
 
 
 async def wait_ready(bus: Bus, started: dict[str, tuple[Child, subprocess.Popen[bytes]]], timeout: float) -> None:
-    """Return once the started backend answers health and the backend registry lists every started worker."""
+    """Return once the started backend answers health, the backend registry lists every started worker and a web
+    monitor (if started) serves."""
     client = KtrdrClient(bus, timeout=2.0)
     deadline = time.monotonic() + timeout
     backend = next((c for c, _ in started.values() if c.role == "backend"), None)
@@ -89,16 +102,22 @@ async def wait_ready(bus: Bus, started: dict[str, tuple[Child, subprocess.Popen[
             return False
         return True
 
-    wanted = {c.ident for c, _ in started.values() if c.role != "backend"}
+    wanted = {c.ident for c, _ in started.values() if c.role not in ("backend", WEB_ROLE)}
+    web = [c for c, _ in started.values() if c.role == WEB_ROLE]
 
     async def workers_listed() -> bool:
         # The registry has no "worker joined" notification to wait on: a short poll of its list, with a deadline.
         listed = {w["worker_id"] for w in await client.workers() if w["status"] in ALIVE}
         return wanted <= listed
 
+    async def web_serving() -> bool:
+        return all(served_url(c.log) for c in web)
+
     await _until(backend_up, "the backend", deadline, started)
     if wanted:
         await _until(workers_listed, f"workers {', '.join(sorted(wanted))}", deadline, started)
+    if web:
+        await _until(web_serving, "the web monitor", deadline, started)
 
 
 def _ids(replies: list[dict[str, Any]]) -> set[str]:

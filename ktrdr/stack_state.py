@@ -18,6 +18,7 @@ from ktrdr.errors import KtrdrError
 
 STATE_FILE = "stack.json"
 WORKER_ROLES = ("backtest", "training", "dummy", "data")
+WEB_ROLE = "monitor-web"  # `ktrdr up --monitor-web`: the browser monitor, stopped with the backend after workers
 
 
 class StackError(KtrdrError, RuntimeError):

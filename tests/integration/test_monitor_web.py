@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -165,3 +167,56 @@ async def _read(ws: aiohttp.ClientWebSocketResponse, drawn: asyncio.Event) -> No
             seen += msg.data.decode("utf-8", "replace")
             if "operations" in seen and "workers" in seen:
                 drawn.set()
+
+
+async def _one_tab_draws(url: str) -> None:
+    """A session on `url` draws the monitor (then the tab closes)."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as page:
+            assert page.status == 200 and "/ws" in await page.text()
+        async with http.ws_connect(f"{url}ws?width=120&height=40") as ws:
+            drawn = asyncio.Event()
+            reader = asyncio.create_task(_read(ws, drawn))
+            await asyncio.wait_for(drawn.wait(), 60)
+        await reader
+
+
+async def test_the_command_warns_off_localhost_prints_its_url_and_stops_on_sigint(
+        settings: Settings, bus: Bus, tmp_path: Path) -> None:
+    env = {**child_env(settings, settings.nats_url), "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ktrdr", "monitor", "--web", "--host", "0.0.0.0", "--port", "0", "--read-only",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        url = re.search(r"ktrdr monitor: (http://127\.0\.0\.1:\d+/)", line)
+        assert url and "read-only" in line, line
+        await _one_tab_draws(url.group(1))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 30)
+    err = (await proc.stderr.read()).decode()
+    assert code == 0, err
+    assert "warning: --host 0.0.0.0" in err and "1 sessions served" in err
+
+
+async def test_up_with_monitor_web_serves_it_and_down_stops_it(tmp_path: Path) -> None:
+    from tests.integration.test_stack_cli import ONE_DUMMY, _env, alive, recorded
+
+    env = _env(tmp_path)
+    no_workers = [a if a != "1" else "0" for a in ONE_DUMMY]
+    up = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ktrdr", "up", "--detach", *no_workers,
+                                 "--monitor-web", "--monitor-web-port", "0"],
+                                 env=env, capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        url = re.search(r"^monitor +(http://127\.0\.0\.1:\d+/)", up.stdout, re.MULTILINE)
+        assert url, up.stdout
+        await _one_tab_draws(url.group(1))
+        web = next(c for c in recorded(tmp_path).children if c.role == "monitor-web")
+    finally:
+        down = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ktrdr", "down"], env=env,
+                                       capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    assert not alive(web.pid)
