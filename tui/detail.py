@@ -73,10 +73,6 @@ class DetailScreen(Screen[None]):
         self.metrics: list[dict[str, Any]] = []
         self.seen: set[tuple[int, int, str]] = set()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The app decides on its own actions here too (read-only hides cancel and resume)."""
-        return self.app.check_action(action, parameters)
-
     @property
     def monitor(self) -> MonitorApp:
         """The app, typed."""

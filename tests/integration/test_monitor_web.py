@@ -23,10 +23,14 @@ from ktrdr.config import Settings
 from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.submit import submit
 from ktrdr.stack import child_env
+from ktrdr_tui.app import MonitorApp
+from ktrdr_tui.detail import DetailScreen
+from ktrdr_tui.dialogs import ConfirmCancel
 from ktrdr_tui.web import MonitorWeb
 from tests.browser import Browser, chromium, find_chromium
 from tests.integration.conftest import WorkerPool
-from tests.integration.test_tui_monitor import shots_dir
+from tests.integration.test_tui_monitor import shots_dir, status_of
+from tests.integration.test_tui_monitor import until as until_ui
 
 pytestmark = pytest.mark.integration
 MONITOR = "ktrdr-monitor"  # the connection name every monitor session uses
@@ -220,3 +224,20 @@ async def test_up_with_monitor_web_serves_it_and_down_stops_it(tmp_path: Path) -
                                        capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
     assert not alive(web.pid)
+
+
+async def test_read_only_neither_shows_nor_runs_cancel_and_resume(settings: Settings, bus: Bus,
+                                                                  workers: WorkerPool) -> None:
+    await workers.start(worker_id="w-read-only")
+    app = MonitorApp(settings, read_only=True)
+    async with app.run_test(size=(150, 42)) as pilot:
+        op = await submit(bus, "dummy", "cpu", {"steps": 200, "step_seconds": 0.1})
+        await until_ui(pilot, lambda: status_of(app, op.id) == "running", what="running")
+        for screen in ("main", "details"):
+            assert {"c", "r"}.isdisjoint(app.screen.active_bindings), f"cancel or resume offered on {screen}"
+            await pilot.press("c", "y", "r")
+            assert not isinstance(app.screen, ConfirmCancel)
+            await pilot.press("d")
+            assert isinstance(app.screen, DetailScreen)
+        assert status_of(app, op.id) == "running"
+        assert "q" in app.screen.active_bindings  # the rest of the keys are still there
