@@ -33,11 +33,12 @@ def is_local(host: str) -> bool:
 class Session(AppService):
     """One browser tab: the monitor process behind it, counted while it runs."""
 
-    def __init__(self, command: str, env: dict[str, str], **kw: Any) -> None:
+    def __init__(self, command: str, env: dict[str, str], stop_s: float = STOP_S, **kw: Any) -> None:
         super().__init__(command, **kw)
-        self.env = env
+        self.env, self.stop_s = env, stop_s
         self.bytes_sent = 0
         self.closing = False
+        self._stopping: asyncio.Future[None] | None = None
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         return {**super()._build_environment(width, height), **self.env}
@@ -58,16 +59,22 @@ class Session(AppService):
         return self._process.pid if self._process else 0
 
     async def stop(self) -> None:
-        """Ask the app to quit; kill it when it has not exited within STOP_S; always reap it."""
+        """Ask the app to quit; kill it when it has not exited within STOP_S; always reap it (once, however
+        many callers: the tab's handler and a server shutdown may both ask)."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
         task, process = self._task, self._process
         if task is None or process is None:
             return
         self.closing = True
         await self.send_meta({"type": "quit"})
         try:
-            await asyncio.wait_for(asyncio.shield(process.wait()), STOP_S)
+            await asyncio.wait_for(asyncio.shield(process.wait()), self.stop_s)
         except TimeoutError:
-            log.warning("monitor pid %s did not quit within %.0fs: killed", self.pid, STOP_S)
+            log.warning("monitor pid %s did not quit within %.1fs: killed", self.pid, self.stop_s)
             process.kill()
             await process.wait()
         # Its output ends with the process; the reader task then finishes on its own.
@@ -79,10 +86,10 @@ class MonitorWeb(Server):
     """The aiohttp server: the page, its websocket, one Session per open tab."""
 
     def __init__(self, command: Sequence[str], env: dict[str, str], host: str = "127.0.0.1", port: int = 8765,
-                 title: str = "ktrdr monitor") -> None:
+                 title: str = "ktrdr monitor", stop_s: float = STOP_S) -> None:
         # exec: the shell becomes the monitor, so stopping the session stops the monitor itself
         super().__init__("exec " + shlex.join(command), host=host, port=port, title=title)
-        self.env = env
+        self.env, self.stop_s = env, stop_s
         self.sessions: set[Session] = set()
         self.opened = 0
         self._runner: web.AppRunner | None = None
@@ -124,7 +131,7 @@ class MonitorWeb(Server):
         """One tab: start its monitor, relay keys and resizes, and end the monitor when the tab goes."""
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
-        session = Session(self.command, self.env, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
+        session = Session(self.command, self.env, self.stop_s, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
                           close=websocket.close, download_manager=self.download_manager)
         self.sessions.add(session)
         self.opened += 1

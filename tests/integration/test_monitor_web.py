@@ -149,6 +149,7 @@ async def _variety(browser: Browser, tab: str, png: bytes) -> tuple[int, float]:
     return int(colours), float(filled)
 
 
+@pytest.mark.slow
 async def test_twenty_sessions_opened_and_closed_leave_no_connection_process_or_task(
         bus: Bus, web: MonitorWeb, monitored: tuple[str, str]) -> None:
     baseline_tasks = len(asyncio.all_tasks())
@@ -215,6 +216,7 @@ async def test_the_command_warns_off_localhost_prints_its_url_and_stops_on_sigin
     assert "warning: --host 0.0.0.0" in err and "1 sessions served" in err
 
 
+@pytest.mark.slow
 async def test_up_with_monitor_web_serves_it_and_down_stops_it(tmp_path: Path) -> None:
     from tests.integration.test_stack_cli import ONE_DUMMY, _env, alive, recorded
 
@@ -251,3 +253,20 @@ async def test_read_only_neither_shows_nor_runs_cancel_and_resume(settings: Sett
             assert isinstance(app.screen, DetailScreen)
         assert status_of(app, op.id) == "running"
         assert "q" in app.screen.active_bindings  # the rest of the keys are still there
+
+
+async def test_a_session_whose_app_ignores_quit_is_killed_when_its_tab_closes(tmp_path: Path) -> None:
+    # A command that never reads its input stands for a monitor that hangs.
+    server = MonitorWeb(["sleep", "120"], {}, port=0, stop_s=0.5)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(f"{server.url}ws")
+            await until(lambda: bool(server.sessions), "the session to start")
+            (session,) = server.sessions
+            assert pid_alive(session.pid)
+            await ws.close()
+            await until(lambda: not server.sessions, "the session to end", timeout=10)
+        assert not pid_alive(session.pid)
+    finally:
+        await server.stop()
