@@ -19,7 +19,7 @@ from ktrdr.stack_state import WEB_ROLE, Child, StackError, StackState, tail
 
 POLL_S = 0.2
 ALIVE = ("available", "busy", "stuck")
-_SERVED = re.compile(r"^ktrdr monitor: (http\S+)", re.MULTILINE)  # the line `ktrdr monitor --web` prints when it listens
+_SERVED = re.compile(r"^ktrdr monitor: (http\S+)", re.MULTILINE)  # what `ktrdr monitor --web` prints once it listens
 
 
 def served_url(log: str) -> str:

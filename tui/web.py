@@ -22,6 +22,8 @@ from textual_serve.server import Server, to_int
 
 log = logging.getLogger("ktrdr.monitor.web")
 STOP_S = 5.0
+MAX_SESSIONS = 32  # each tab is a process: a bound, so a runaway page cannot fork the host to death
+MAX_CELLS = 1000  # columns or rows a tab may ask for
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -129,15 +131,18 @@ class MonitorWeb(Server):
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One tab: start its monitor, relay keys and resizes, and end the monitor when the tab goes."""
+        refused = _refusal(request, len(self.sessions))
+        if refused is not None:
+            log.warning("tab refused: %s", refused.text)
+            raise refused
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
-        session = Session(self.command, self.env, self.stop_s, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
-                          close=websocket.close, download_manager=self.download_manager)
+        session = Session(self.command, self.env, self.stop_s, write_bytes=websocket.send_bytes,
+                          write_str=websocket.send_str, close=websocket.close, download_manager=self.download_manager)
         self.sessions.add(session)
         self.opened += 1
         try:
-            await session.start(to_int(request.query.get("width", "80"), 80),
-                                to_int(request.query.get("height", "24"), 24))
+            await session.start(_cells(request, "width", 80), _cells(request, "height", 24))
             log.info("tab opened: monitor pid %s (%d open)", session.pid, len(self.sessions))
             await self._process_messages(websocket, session)
         except Exception as exc:  # a tab that vanished mid-message or sent garbage ends its session, not the server
@@ -152,3 +157,19 @@ class MonitorWeb(Server):
         await websocket.close()
         log.info("tab closed: monitor pid %s ended, %d bytes of screen sent (%d open)", session.pid,
                  session.bytes_sent, len(self.sessions))
+
+
+def _refusal(request: web.Request, open_sessions: int) -> web.HTTPException | None:
+    """Why a websocket must not start a session, or None. A page from another site may not drive the monitor
+    (browsers send their Origin; without this check any site visited on this machine could cancel operations)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        return web.HTTPForbidden(text=f"a page from {origin} may not open the monitor served on {request.host}")
+    if open_sessions >= MAX_SESSIONS:
+        return web.HTTPServiceUnavailable(text=f"{open_sessions} monitor sessions are open already: close a tab")
+    return None
+
+
+def _cells(request: web.Request, name: str, default: int) -> int:
+    """A terminal size from the query, kept within 1..MAX_CELLS."""
+    return min(max(to_int(request.query.get(name, str(default)), default), 1), MAX_CELLS)

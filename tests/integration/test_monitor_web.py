@@ -270,3 +270,14 @@ async def test_a_session_whose_app_ignores_quit_is_killed_when_its_tab_closes(tm
         assert not pid_alive(session.pid)
     finally:
         await server.stop()
+
+
+async def test_a_page_from_another_site_cannot_open_a_session(settings: Settings, web: MonitorWeb) -> None:
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{web.url}ws", headers={"Origin": "http://elsewhere.example"})
+        assert refused.value.status == 403
+        host = web.url.split("://", 1)[1].rstrip("/")
+        async with http.ws_connect(f"{web.url}ws", headers={"Origin": f"http://{host}"}):
+            await until(lambda: bool(web.sessions), "the same-origin session")
+    assert web.opened == 1
