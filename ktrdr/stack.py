@@ -18,8 +18,8 @@ from ktrdr.bus.embedded import EmbeddedServer
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
 from ktrdr.errors import ConfigError
-from ktrdr.stack_probe import served_url, wait_ready
-from ktrdr.stack_state import (WEB_ROLE, Child, StackError, StackState, StateFile, proc_start_time,
+from ktrdr.stack_probe import wait_ready
+from ktrdr.stack_state import (WEB_ROLE, Child, StackError, StackState, StateFile, proc_start_time, served_url,
                                terminate_stack)
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -43,7 +43,11 @@ class StackConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     def wanted(self) -> dict[str, int]:
         """Processes wanted per role."""
         return {"backend": 1, "backtest": self.backtest_workers, "training": self.training_workers,
-                "dummy": self.dummy_workers, "data": int(self.data_worker), WEB_ROLE: int(self.monitor_web)}
+                "dummy": self.dummy_workers, "data": int(self.data_worker)}
+
+    def processes(self) -> dict[str, int]:
+        """Every process wanted per role: the backend and workers, and the web monitor when asked for."""
+        return {**self.wanted(), WEB_ROLE: int(self.monitor_web)}
 
 
 def stack_config(**options: Any) -> StackConfig:
@@ -56,10 +60,10 @@ def stack_config(**options: Any) -> StackConfig:
 
 
 def _args(role: str, ident: str, cfg: StackConfig) -> list[str]:
-    if role == "backend":
-        return ["backend", "--backend-id", ident]
     if role == WEB_ROLE:
         return ["monitor", "--web", "--port", str(cfg.monitor_web_port)]
+    if role == "backend":
+        return ["backend", "--backend-id", ident]
     extra = {"training": ["--pool", cfg.training_pool] if cfg.training_pool else [],
              "data": ["--allow-no-ib"]}.get(role, [])
     return ["worker", role, "--worker-id", ident, *extra]
@@ -158,7 +162,7 @@ class Stack:
         """(name, role) of each process to start: what is wanted beyond what already runs."""
         plan: list[tuple[str, str]] = []
         taken = {c.name for c in live}
-        for role, want in self.config.wanted().items():
+        for role, want in self.config.processes().items():
             for _ in range(want - sum(1 for c in live if c.role == role)):
                 name = _free_name(role, taken)
                 taken.add(name)

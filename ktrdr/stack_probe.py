@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -15,21 +14,10 @@ from ktrdr.bus.handle import Bus
 from ktrdr.client import KtrdrClient, NoBackend
 from ktrdr.config import Settings
 from ktrdr.errors import BusError
-from ktrdr.stack_state import WEB_ROLE, Child, StackError, StackState, tail
+from ktrdr.stack_state import WEB_ROLE, Child, StackError, StackState, served_url, tail
 
 POLL_S = 0.2
 ALIVE = ("available", "busy", "stuck")
-_SERVED = re.compile(r"^ktrdr monitor: (http\S+)", re.MULTILINE)  # what `ktrdr monitor --web` prints once it listens
-
-
-def served_url(log: str) -> str:
-    """The URL a `ktrdr monitor --web` child said it serves on, from its log ("" until it said so)."""
-    try:
-        with open(log, encoding="utf-8", errors="replace") as fh:
-            match = _SERVED.search(fh.read(64_000))
-    except OSError:
-        return ""
-    return match.group(1) if match else ""
 
 
 async def backends(bus: Bus, verb: str = "PING", window_s: float = 0.5, until: str = "") -> list[dict[str, Any]]:
