@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ktrdr_tui.web import MonitorWeb
 
 
+# --web alone has no environment variable: every tab runs `ktrdr monitor` with this environment, and would serve again.
 def monitor(ctx: typer.Context,
             web: bool = typer.Option(False, "--web", help="Serve the monitor to browsers (one session per tab)."),
             host: str = typer.Option("127.0.0.1", "--host", envvar="KTRDR_MONITOR_HOST",
