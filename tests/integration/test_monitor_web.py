@@ -150,6 +150,7 @@ async def _variety(browser: Browser, tab: str, png: bytes) -> tuple[int, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # twenty monitor processes start on what may be a loaded two-core machine
 async def test_twenty_sessions_opened_and_closed_leave_no_connection_process_or_task(
         bus: Bus, web: MonitorWeb, monitored: tuple[str, str]) -> None:
     baseline_tasks = len(asyncio.all_tasks())
