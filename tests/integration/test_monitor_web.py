@@ -20,17 +20,18 @@ import pytest_asyncio
 
 from ktrdr.bus.embedded import pid_alive, start_server
 from ktrdr.bus.handle import Bus
-from ktrdr.config import Settings
 from ktrdr.client import KtrdrClient
+from ktrdr.config import Settings
 from ktrdr.operations.submit import submit
 from ktrdr.stack import child_env
 from ktrdr_tui.app import MonitorApp
 from ktrdr_tui.detail import DetailScreen
 from ktrdr_tui.dialogs import ConfirmCancel
+from ktrdr_tui.render import short_id
 from ktrdr_tui.web import MonitorWeb
 from tests.browser import Browser, chromium, find_chromium
 from tests.integration.conftest import BackendPool, WorkerPool
-from tests.integration.test_tui_monitor import shots_dir, status_of
+from tests.integration.test_tui_monitor import shots_dir, status_of, table_text
 from tests.integration.test_tui_monitor import until as until_ui
 
 pytestmark = pytest.mark.integration
@@ -246,6 +247,8 @@ async def test_read_only_neither_shows_nor_runs_cancel_and_resume(settings: Sett
     async with app.run_test(size=(150, 42)) as pilot:
         op = await submit(bus, "dummy", "cpu", {"steps": 200, "step_seconds": 0.1})
         await until_ui(pilot, lambda: status_of(app, op.id) == "running", what="running")
+        # keys act on the selected row, which exists once the table's coalesced redraw has shown it
+        await until_ui(pilot, lambda: short_id(op.id) in table_text(app, "operations"), what="row shown")
         for screen in ("main", "details"):
             assert {"c", "r"}.isdisjoint(app.screen.active_bindings), f"cancel or resume offered on {screen}"
             await pilot.press("c", "y", "r")
