@@ -160,5 +160,5 @@ async def _fill_from_backend(bus: Bus, report: dict[str, Any]) -> None:
 def _processes(state: StackState | None) -> list[dict[str, Any]]:
     if state is None:
         return []
-    return [{"name": c.name, "role": c.role, "ident": c.ident, "pid": c.pid, "alive": c.alive, "log": c.log}
-            for c in state.children]
+    return [{"name": c.name, "role": c.role, "ident": c.ident, "pid": c.pid, "alive": c.alive, "log": c.log,
+             **({"url": served_url(c.log)} if c.role == WEB_ROLE else {})} for c in state.children]

@@ -217,4 +217,5 @@ def _print_status(report: dict[str, Any]) -> None:
                                                     for w in ws), soft_wrap=True, highlight=False)
     for p in report["processes"]:
         out.print(f"process     {p['name']:<12} pid {p['pid']:<7} {'alive' if p['alive'] else '[red]gone[/]':<6}"
-                  f" log {p['log']}", soft_wrap=True, highlight=False)
+                  f" log {p['log']}" + (f"  [bold]{p['url']}[/]" if p.get("url") else ""), soft_wrap=True,
+                  highlight=False)

@@ -233,6 +233,9 @@ async def test_up_with_monitor_web_serves_it_and_down_stops_it(tmp_path: Path) -
         assert url, up.stdout
         await _one_tab_draws(url.group(1))
         web = next(c for c in recorded(tmp_path).children if c.role == "monitor-web")
+        status = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ktrdr", "status"], env=env,
+                                         capture_output=True, text=True, timeout=60)
+        assert url.group(1) in status.stdout, status.stdout
     finally:
         down = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ktrdr", "down"], env=env,
                                        capture_output=True, text=True, timeout=60)
