@@ -11,7 +11,7 @@ import msgspec
 
 from ktrdr.backend.errors import ApiFailure
 from ktrdr.backend.index import OperationsIndex
-from ktrdr.backend.parents import ParentDriver, create_parent
+from ktrdr.backend.parents import ParentDriver, create_parent, is_parent
 from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import capacity_warning, pool_for
 from ktrdr.bus.handle import Bus
@@ -60,6 +60,17 @@ def check_strategy(text: str) -> Any:
     except StrategyError as exc:
         raise ApiFailure(400, "invalid_strategy", str(exc), field=f"strategy_yaml.{exc.path}",
                          hint=exc.suggestion or "fix the strategy file; `ktrdr validate FILE` checks it") from None
+
+
+def research_steps(req: Any) -> list[Step]:
+    """A research parent's children: train, then backtest the model that training stored."""
+    train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
+    test = {"strategy_yaml": req.strategy_yaml, "start": req.backtest_start or req.start,
+            "end": req.backtest_end or req.end, "capital": req.capital,
+            "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
+    return [Step(type="training", parameters=train, device=req.device, weight=0.8),
+            Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
+                 inputs={"model": "0.artifacts.model"}, weight=0.2)]
 
 
 @dataclass(frozen=True)
@@ -114,14 +125,14 @@ class Endpoints:
     async def research_start(self, req: Any) -> Started:
         """Train, then backtest the trained model, as one parent operation."""
         check_strategy(req.strategy_yaml)
-        train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
-        test = {"strategy_yaml": req.strategy_yaml, "start": req.backtest_start or req.start,
-                "end": req.backtest_end or req.end, "capital": req.capital,
-                "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
-        steps = [Step(type="training", parameters=train, device=req.device, weight=0.8),
-                 Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
-                      inputs={"model": "0.artifacts.model"}, weight=0.2)]
-        return await self._parent("research", steps, req.operation_id, {})
+        return await self._parent("research", research_steps(req), req.operation_id, {})
+
+    async def sweep_start(self, req: Any) -> Started:
+        """Validate every variant of the grid (nothing is queued if one is wrong), then start the sweep."""
+        from ktrdr.backend.sweeps import sweep_plan
+
+        steps, extra = sweep_plan(kinds.get("sweep").parse(params_of(req)))
+        return await self._parent("sweep", steps, req.operation_id, extra)
 
     async def _parent(self, op_type: str, steps: list[Step], op_id: str | None,
                       extra: dict[str, Any]) -> Started:
@@ -156,7 +167,7 @@ class Endpoints:
     async def operations_resume(self, req: api.OperationRef) -> Started:
         """failed|cancelled → resuming, then a new order continuing from the checkpoint (409 if not allowed)."""
         record, _ = await self.b.bus.ops.get(req.operation_id)
-        if "steps" in record.parameters and record.worker_id == "backend":
+        if is_parent(record):
             return await self._resume_parent(record)
         record = await ops.resume(self.b.bus, req.operation_id)
         return Started(operation_id=record.id, type=record.type, status=record.status, pool=record.pool)
@@ -168,7 +179,10 @@ class Endpoints:
         for child_id in parent.children:
             child = await self.b.bus.ops.find(child_id)
             if child is not None and child.status in ("failed", "cancelled"):
-                await ops.resume(self.b.bus, child_id)
+                if is_parent(child):  # a sweep's research variant
+                    await self._resume_parent(child)
+                else:
+                    await ops.resume(self.b.bus, child_id)
         await self.b.parents.drive(parent.id)
         return Started(operation_id=parent.id, type=parent.type, status="running", pool="")
 

@@ -28,11 +28,16 @@ def child_id(parent: OperationRecord, index: int, op_type: str) -> str:
     return f"op_{op_type}_{stamp}_{digest}"
 
 
+def is_parent(record: OperationRecord) -> bool:
+    """A record the backend drives (research, pipeline, sweep) rather than a worker."""
+    return "steps" in record.parameters and record.worker_id == "backend"
+
+
 async def create_parent(bus: Bus, op_type: str, steps: list[Step], *, op_id: str | None = None,
-                        extra: dict[str, Any] | None = None) -> OperationRecord:
+                        extra: dict[str, Any] | None = None, parent_id: str | None = None) -> OperationRecord:
     """A parent record, running from the start (the backend drives it; no worker claims it)."""
     params = {"steps": [msgspec.to_builtins(s) for s in steps], **(extra or {})}
-    record = new_record(op_type, "", params, op_id=op_id)
+    record = new_record(op_type, "", params, op_id=op_id, parent_id=parent_id)
     record = tr.driven_by_backend(record)
     try:
         await bus.ops.create(record)
@@ -51,13 +56,18 @@ class ParentDriver:
         """Index listener: a child or a parent changed."""
         if record.parent_id:
             await self.drive(record.parent_id)
-        elif "steps" in record.parameters and record.worker_id == "backend":
+        if is_parent(record):  # a parent may itself be a child (a sweep's research variants)
             await self.drive(record.id)
 
     async def drive(self, parent_id: str) -> None:
         """Submit the next child, or settle the parent from its children."""
         parent = await self.bus.ops.find(parent_id)
         if parent is None:
+            return
+        if parent.type == "sweep":  # children side by side, not in order
+            from ktrdr.backend.sweeps import drive_sweep
+
+            await drive_sweep(self, parent)
             return
         steps = [msgspec.convert(s, Step) for s in parent.parameters.get("steps", [])]
         children = [await self.bus.ops.find(child_id(parent, i, s.type)) for i, s in enumerate(steps)]

@@ -1,0 +1,162 @@
+"""Sweeps through a real backend and real training workers: a grid of variants runs side by side to a ranked
+result; a SIGKILLed worker's variants finish elsewhere; cancel leaves no child running; a bad override path
+is refused before anything is queued."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import pytest_asyncio
+
+from ktrdr.bus.handle import Bus
+from ktrdr.bus.objects import ObjectStores
+from ktrdr.client import KtrdrClient
+from ktrdr.config import Settings
+from ktrdr.errors import KtrdrError
+from ktrdr.strategy import load_strategy
+from ktrdr.workers.training import run_training_op
+from tests.helpers import spawn_worker_process, wait_record
+from tests.integration.conftest import BackendPool, WorkerPool
+from tests.integration.test_training_worker import example_yaml, stores  # noqa: F401  (fixture)
+
+LAYERS = "model.architecture.hidden_layers"
+THRESHOLD = "training.labels.zigzag_threshold"
+
+
+@pytest_asyncio.fixture
+async def api(stores: tuple[Bus, ObjectStores], fast: tuple[Bus, Settings]) -> AsyncIterator[KtrdrClient]:  # noqa: F811
+    """A backend on the fast (2 s redelivery) settings and a client of it."""
+    bus, quick = fast
+    pool = BackendPool(quick)
+    await pool.start()
+    yield KtrdrClient(bus)
+    await pool.close()
+
+
+def sweep(sets: dict[str, list[Any]], **kw: Any) -> dict[str, Any]:
+    """A sweep request over the example strategy (tiny: 1 epoch unless told)."""
+    body = {"strategy_yaml": example_yaml(batch_size=256), "device": "cpu", "epochs": 1,
+            "sets": [{"path": p, "values": v} for p, v in sets.items()]}
+    return body | kw
+
+
+async def children_of(bus: Bus, parent_id: str) -> list[Any]:
+    """The sweep's child records, in submission order."""
+    parent, _ = await bus.ops.get(parent_id)
+    return [(await bus.ops.get(c))[0] for c in parent.children]
+
+
+async def test_six_variants_over_two_workers_end_ranked(
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient, workers: WorkerPool) -> None:  # noqa: F811
+    bus, _ = stores
+    for name in ("w1", "w2"):
+        await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None, worker_id=name)
+    body = sweep({LAYERS: [[8], [16, 8], [32]], THRESHOLD: [0.02, 0.03]}, max_parallel=4)
+    started = await api.start("sweep", body)
+    done = await wait_record(bus, started["operation_id"], lambda r: r.terminal, timeout=120)
+    assert done.status == "completed", done.error
+    result = done.result
+    assert result["variants"] == 6 and result["completed"] == 6 and result["metric"] == "val_loss"
+    children = await children_of(bus, done.id)
+    assert {c.worker_id for c in children} == {"w1", "w2"}, "both workers should take variants"
+    ranked = result["ranking"]
+    assert [r["rank"] for r in ranked] == [1, 2, 3, 4, 5, 6]
+    losses = {c.id: c.result["training"]["best_val_loss"] for c in children}
+    assert [r["value"] for r in ranked] == sorted(losses.values())
+    assert all(losses[r["child_id"]] == r["value"] for r in ranked)
+    # every variant's child trained exactly the strategy its overrides describe
+    for row in ranked:
+        child = next(c for c in children if c.id == row["child_id"])
+        cfg = load_strategy(child.parameters["strategy_yaml"])
+        assert list(cfg.model.architecture.hidden_layers) == row["overrides"][LAYERS]
+        assert cfg.training.labels.zigzag_threshold == row["overrides"][THRESHOLD]
+    assert sorted(tuple(map(tuple, [r["overrides"][LAYERS]])) + (r["overrides"][THRESHOLD],) for r in ranked) == \
+        sorted((tuple(layers), t) for layers in ([8], [16, 8], [32]) for t in (0.02, 0.03))
+    assert done.artifacts["best_model"] == ranked[0]["model"]
+
+
+async def test_bad_override_path_is_refused_before_anything_is_queued(
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient) -> None:  # noqa: F811
+    bus, _ = stores
+    first = ""
+    for sets, named in (({"model.architecture.hiden_layers": [[8], [16]]}, "model.architecture.hiden_layers"),
+                        ({"indicators.rsi_14.period": [14, 1]}, "indicators.rsi_14.period")):
+        with pytest.raises(KtrdrError) as err:
+            await api.start("sweep", sweep(sets))
+        first = first or str(err.value)
+        assert named in str(err.value)
+    assert "did you mean 'hidden_layers'" in first
+    keys = [k async for k in _keys(bus)]
+    assert keys == [], f"nothing may be created: {keys}"
+    info = await bus.js.stream_info(bus.names.work_stream)
+    assert info.state.messages == 0
+
+
+async def _keys(bus: Bus) -> AsyncIterator[str]:
+    try:
+        for key in await bus.ops.kv.keys():
+            yield key
+    except Exception as exc:  # nats raises NoKeysError on an empty bucket
+        if type(exc).__name__ != "NoKeysError":
+            raise
+
+
+async def test_cancelling_a_sweep_leaves_no_child_running(
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient, workers: WorkerPool) -> None:  # noqa: F811
+    bus, _ = stores
+    for name in ("w1", "w2"):
+        await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None, worker_id=name)
+    body = sweep({LAYERS: [[8], [16], [24], [32]]}, epochs=200, max_parallel=2)
+    body["strategy_yaml"] = example_yaml(batch_size=8, early_stopping=None)
+    sweep_id = (await api.start("sweep", body))["operation_id"]
+    running = await wait_record(bus, sweep_id, lambda r: r.progress.current_step.endswith("2 running"), timeout=30)
+    assert len(running.children) == 2, "max_parallel bounds the children in flight"
+    await api.cancel(sweep_id)
+    done = await wait_record(bus, sweep_id, lambda r: r.terminal, timeout=30)
+    children = await children_of(bus, sweep_id)
+    assert done.status == "cancelled" and len(children) == 2
+    assert [c.status for c in children] == ["cancelled", "cancelled"]
+    # resuming re-runs only the cancelled children, then the variants never started
+    await api.resume(sweep_id)
+    await wait_record(bus, sweep_id, lambda r: r.status == "running" and r.attempt == 2)
+    await api.cancel(sweep_id)
+    assert (await wait_record(bus, sweep_id, lambda r: r.terminal, timeout=30)).status == "cancelled"
+    assert all(not c.active for c in await children_of(bus, sweep_id))
+
+
+async def test_sigkilled_worker_mid_sweep_every_variant_still_completes(
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient, fast: tuple[Bus, Settings], tmp_path: Path) -> None:  # noqa: F811
+    bus, quick = stores[0], fast[1]
+    body = sweep({LAYERS: [[8], [16], [24]], THRESHOLD: [0.02, 0.03]}, epochs=6, max_parallel=3)
+    body["strategy_yaml"] = example_yaml(batch_size=16, early_stopping=None, checkpoint={"every_epochs": 1})
+    victim = spawn_worker_process(quick, "training", "victim", tmp_path, "--pool", "cpu")
+    pool = WorkerPool(msgspec.structs.replace(quick))
+    try:
+        sweep_id = (await api.start("sweep", body))["operation_id"]
+        await _wait_victim_training(bus, sweep_id)
+        victim.kill()
+        victim.wait(10)
+        await pool.start(run_training_op, op_type="training", pool="cpu", checkpoints=None, worker_id="survivor")
+        done = await wait_record(bus, sweep_id, lambda r: r.terminal, timeout=180)
+    finally:
+        victim.kill()
+        await pool.close()
+    assert done.status == "completed", done.error
+    assert done.result["completed"] == 6 and all(r["rank"] for r in done.result["ranking"])
+    children = await children_of(bus, sweep_id)
+    assert any(c.attempt >= 2 for c in children), "the killed worker's variant ran again elsewhere"
+
+
+async def _wait_victim_training(bus: Bus, sweep_id: str) -> None:
+    """Until the victim process is inside a child's training (a metric published)."""
+    async with asyncio.timeout(90):
+        while True:
+            for child in await children_of(bus, sweep_id):
+                if child.worker_id == "victim" and child.metrics_count >= 1:
+                    return
+            await asyncio.sleep(0.1)
