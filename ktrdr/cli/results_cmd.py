@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -95,6 +96,11 @@ def render(data: dict[str, Any]) -> None:
     console.print(f"[bold]{data['id']}[/] {data['type']} [bold]{data['status']}[/]")
     if data["error"]:
         console.print(f"[red]error:[/] {data['error']}")
+    if data["type"] == "sweep" and summary.get("ranking") is not None:
+        from ktrdr.cli.sweep_cmd import ranking_table
+
+        console.print(ranking_table(summary))
+        return
     info = {k: summary.get(k) for k in ("model", "symbol", "timeframe", "start", "end", "bars", "bars_per_s")
             if k in summary}
     info |= summary.get("costs") or {}
@@ -131,9 +137,15 @@ def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id
          trades: bool = typer.Option(False, "--trades", help="Also list the trades (backtests)."),
          equity: bool = typer.Option(False, "--equity", help="Also show the equity curve (backtests)."),
          limit: int = typer.Option(20, "--limit", min=0, help="Trades to list (0: all)."),
-         points: int = typer.Option(60, "--points", min=0, help="Equity points to sample (0: all).")) -> None:
+         points: int = typer.Option(60, "--points", min=0, help="Equity points to sample (0: all)."),
+         best_strategy: Optional[Path] = typer.Option(None, "--best-strategy",
+                                                      help="Sweeps: write the best variant's strategy file here.")) -> None:
     """Show an operation's result summary (all backtest metrics), optionally its trades and equity curve."""
     st = state(ctx)
     record, result = run(lambda: fetch(st.settings, op_id, trades or equity))
     data = as_data(record, result, trades, equity, limit, points)
+    if best_strategy is not None:
+        from ktrdr.cli.sweep_cmd import write_best
+
+        write_best(record, best_strategy)
     emit(st, data, lambda: render(data))

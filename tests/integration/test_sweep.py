@@ -5,6 +5,7 @@ is refused before anything is queued."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ from ktrdr.client import KtrdrClient
 from ktrdr.config import Settings
 from ktrdr.errors import KtrdrError
 from ktrdr.strategy import load_strategy
+from ktrdr.workers.backtest import run_backtest_op
 from ktrdr.workers.training import run_training_op
 from tests.helpers import spawn_worker_process, wait_record
 from tests.integration.conftest import BackendPool, WorkerPool
-from tests.integration.test_training_worker import example_yaml, stores  # noqa: F401  (fixture)
+from tests.integration.test_training_worker import cli, example_yaml, stores  # noqa: F401  (fixture)
 
 LAYERS = "model.architecture.hidden_layers"
 THRESHOLD = "training.labels.zigzag_threshold"
@@ -52,7 +54,8 @@ async def children_of(bus: Bus, parent_id: str) -> list[Any]:
 
 
 async def test_six_variants_over_two_workers_end_ranked(
-        stores: tuple[Bus, ObjectStores], api: KtrdrClient, workers: WorkerPool) -> None:  # noqa: F811
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient, workers: WorkerPool,  # noqa: F811
+        settings: Settings, tmp_path: Path) -> None:
     bus, _ = stores
     for name in ("w1", "w2"):
         await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None, worker_id=name)
@@ -78,6 +81,37 @@ async def test_six_variants_over_two_workers_end_ranked(
     assert sorted(tuple(map(tuple, [r["overrides"][LAYERS]])) + (r["overrides"][THRESHOLD],) for r in ranked) == \
         sorted((tuple(layers), t) for layers in ([8], [16, 8], [32]) for t in (0.02, 0.03))
     assert done.artifacts["best_model"] == ranked[0]["model"]
+    await _results_cli(settings, tmp_path, done, children)
+
+
+async def _results_cli(settings: Settings, tmp_path: Path, done: Any, children: list[Any]) -> None:
+    """`results show` prints the table, --json the whole ranking, --best-strategy the winner's file."""
+    out = tmp_path / "best.yaml"
+    human = await asyncio.to_thread(cli, settings, "results", "show", done.id, "--best-strategy", str(out))
+    assert human.exit_code == 0, human.output
+    assert "sweep ranking by val_loss" in human.output and all(c.id in human.output for c in children)
+    best = done.result["ranking"][0]
+    winner = next(c for c in children if c.id == best["child_id"])
+    assert load_strategy(out.read_text()) == load_strategy(winner.parameters["strategy_yaml"])
+    as_json = await asyncio.to_thread(cli, settings, "--json", "results", "show", done.id)
+    assert json.loads(as_json.output)["summary"]["ranking"] == done.result["ranking"]
+
+
+async def test_backtest_sweep_ranks_research_children_by_return(
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient, workers: WorkerPool) -> None:  # noqa: F811
+    bus, _ = stores
+    await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None)
+    await workers.start(run_backtest_op, op_type="backtest", pool="cpu", checkpoints=None)
+    done = await wait_record(bus, (await api.start("sweep", sweep({LAYERS: [[8], [16]]}, backtest=True,
+                                                                              metric="return", epochs=8)))[
+        "operation_id"], lambda r: r.terminal, timeout=120)
+    assert done.status == "completed", done.error
+    children = await children_of(bus, done.id)
+    assert [c.type for c in children] == ["research", "research"] and all(len(c.children) == 2 for c in children)
+    returns = {c.id: c.result["backtest"]["metrics"]["total_return_pct"] for c in children}
+    ranked = done.result["ranking"]
+    assert [r["value"] for r in ranked] == sorted(returns.values(), reverse=True)
+    assert all(returns[r["child_id"]] == r["value"] for r in ranked) and ranked[0]["metrics"]["val_loss"] > 0
 
 
 async def test_bad_override_path_is_refused_before_anything_is_queued(
