@@ -12,7 +12,7 @@ import msgspec
 
 from ktrdr.backend.parents import child_id, create_parent
 from ktrdr.operations import transitions as tr
-from ktrdr.operations.params import SWEEP_METRICS, Step, SweepParams, sweep_metric
+from ktrdr.operations.params import SWEEP_METRICS, ResearchParams, Step, SweepParams, sweep_metric
 from ktrdr.operations.record import OperationRecord, Progress
 from ktrdr.operations.submit import submit
 from ktrdr.protocol.messages import ErrorInfo
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from ktrdr.backend.parents import ParentDriver
 
 Children = list[OperationRecord | None]
-CHILD_FIELDS = ("symbols", "timeframes", "start", "end", "device", "epochs")
-RESEARCH_FIELDS = ("backtest_start", "backtest_end", "capital")
+
 
 
 def sweep_plan(p: SweepParams) -> tuple[list[Step], dict[str, Any]]:
@@ -38,8 +37,9 @@ def sweep_plan(p: SweepParams) -> tuple[list[Step], dict[str, Any]]:
         raise ApiFailure(400, "invalid_sweep", str(exc), field=f"sets.{exc.path}" if exc.path else "sets",
                          hint=exc.suggestion or "check the --set paths against the strategy file") from None
     child = "research" if p.backtest else "training"
-    fields = CHILD_FIELDS + (RESEARCH_FIELDS if p.backtest else ())
-    common = {k: getattr(p, k) for k in fields if getattr(p, k) is not None}
+    # The sweep's research fields that the child kind takes (a training child has no backtest dates).
+    fields = set(kinds.get(child).params.__struct_fields__) & set(ResearchParams.__struct_fields__)
+    common = {k: getattr(p, k) for k in sorted(fields - {"strategy_yaml"}) if getattr(p, k) is not None}
     for _, text in variants:  # the child's own checks, so no child can be refused once queued
         kinds.get(child).parse({**common, "strategy_yaml": text})
     steps = [Step(type=child, parameters=common, device=p.device) for _ in variants]

@@ -142,25 +142,18 @@ SWEEP_METRICS: dict[str, tuple[str, str]] = {
 }
 
 
-class SweepParams(Params, kw_only=True, frozen=True):
-    """A parent running one training (or, with `backtest`, research) child per variant of a strategy."""
+class SweepParams(ResearchParams, kw_only=True, frozen=True):
+    """A parent running one training (or, with `backtest`, research) child per variant of a strategy.
 
-    strategy_yaml: NonEmpty
+    The research fields are the children's: the backtest ones are used with `backtest` only.
+    """
+
     sets: Annotated[list[SweepAxis], Meta(min_length=1)]
     samples: PositiveInt | None = None  # draw this many variants from the grid (seeded) instead of all
     seed: int = 0
     metric: str | None = None  # default: val_loss, or sharpe with backtest
     backtest: bool = False
     max_parallel: PositiveInt = 4  # children in flight at once
-    symbols: list[NonEmpty] | None = None
-    timeframes: list[str] | None = None
-    start: str | None = None
-    end: str | None = None
-    backtest_start: str | None = None
-    backtest_end: str | None = None
-    device: Device = "auto"
-    capital: float | None = None
-    epochs: PositiveInt | None = None
 
 
 def check_sweep(p: SweepParams) -> None:
