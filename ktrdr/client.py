@@ -10,6 +10,7 @@ import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
+from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
 from ktrdr.errors import KtrdrError
 from ktrdr.operations.record import OperationRecord, new_operation_id
@@ -136,7 +137,7 @@ class KtrdrClient:
         """
         subject = self.bus.names.events_of(op_id) if op_id else self.bus.names.events_all()
         sub = await self.bus.nc.subscribe(subject)
-        await self.bus.nc.flush()
+        await flush(self.bus.nc)
         if on_ready is not None:
             on_ready(subject)
         try:
