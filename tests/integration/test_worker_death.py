@@ -1,0 +1,87 @@
+"""A worker process that dies: the registry marks it unavailable, and a cancel recorded while it is dead holds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ktrdr.backend.registry import MISSED_BEATS, WorkerRecord
+from ktrdr.bus.handle import Bus
+from ktrdr.config import Settings
+from ktrdr.operations.submit import cancel, submit
+from ktrdr.protocol.codec import decode
+from tests.helpers import spawn_worker_process, wait_record
+from tests.integration.conftest import BackendPool, WorkerPool
+
+STEPS = {"steps": 40, "step_seconds": 0.1}
+
+
+async def wait_worker(bus: Bus, worker_id: str, predicate: Callable[[WorkerRecord], bool],
+                      timeout: float) -> WorkerRecord:
+    """Watch one registry key until its record satisfies `predicate`; TimeoutError shows the last state."""
+    kv = await bus.js.key_value(bus.names.bucket("workers"))
+    watcher = await kv.watch(worker_id)
+    last: WorkerRecord | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                entry = await watcher.updates(timeout=timeout)
+                if entry is None or not entry.value:
+                    continue
+                last = decode(entry.value, WorkerRecord)
+                if predicate(last):
+                    return last
+    except TimeoutError:
+        raise TimeoutError(f"worker {worker_id} never matched within {timeout:g}s; last: {last}") from None
+    finally:
+        await watcher.stop()
+
+
+async def test_sigkilled_worker_process_is_marked_unavailable(settings: Settings, bus: Bus, backends: BackendPool,
+                                                              tmp_path: Path) -> None:
+    await backends.start()
+    proc = spawn_worker_process(settings, "dummy", "doomed", tmp_path)
+    try:
+        alive = await wait_worker(bus, "doomed", lambda w: w.status == "available", timeout=30)
+        proc.kill()
+        proc.wait(10)
+        killed_ns = time.time_ns()
+        # the promise is 3 missed intervals; the bound here is generous (a loaded machine sweeps late)
+        gone = await wait_worker(bus, "doomed", lambda w: w.status == "unavailable",
+                                 timeout=MISSED_BEATS * settings.heartbeat_s + 15)
+    finally:
+        proc.kill()
+    detected_s = (time.time_ns() - killed_ns) / 1e9
+    print(f"\nSIGKILLed worker marked unavailable {detected_s:.2f}s after the kill "
+          f"({MISSED_BEATS} x {settings.heartbeat_s}s beats)")
+    assert alive.pid == proc.pid and gone.pid == proc.pid and gone.interval_s == settings.heartbeat_s
+    assert gone.last_seen <= killed_ns, "no heartbeat may come from a dead process"
+
+
+async def test_cancel_recorded_while_the_worker_is_dead_ends_cancelled_and_never_runs_again(
+        fast: tuple[Bus, Settings], workers: WorkerPool, tmp_path: Path) -> None:
+    bus, s = fast  # the dead worker's order is redelivered after 2 s
+    op = await submit(bus, "dummy", "cpu", STEPS)
+    victim = spawn_worker_process(s, "dummy", "victim", tmp_path)
+    try:
+        await wait_record(bus, op.id, lambda r: r.worker_id == "victim" and r.progress.steps_completed >= 3)
+        victim.kill()
+        victim.wait(10)
+    finally:
+        victim.kill()
+    # nobody hears the core cancel now: only the intent stored in KV can stop the redelivered order
+    intent = await cancel(bus, op.id, "cancelled while its worker was dead")
+    heir = await workers.start(worker_id="heir")
+    record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=30)
+    consumer = bus.names.work_consumer("dummy", "cpu")
+    async with asyncio.timeout(20):  # the heir acks the dropped order once the claim has settled it
+        while (info := await bus.js.consumer_info(bus.names.work_stream, consumer)).num_ack_pending:
+            await asyncio.sleep(0.05)
+    started = await bus.js.stream_info(bus.names.events_stream, subjects_filter=bus.names.event(op.id, "started"))
+    assert intent.status == "running" and intent.cancel_requested
+    assert record.status == "cancelled" and record.cancel_reason == "cancelled while its worker was dead"
+    assert record.attempt == 1, "the cancelled operation was claimed and run again"
+    assert heir.counters["fetched"] == 1 and not heir.running and info.num_pending == 0
+    assert started.state.subjects == {bus.names.event(op.id, "started"): 1}
