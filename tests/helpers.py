@@ -44,10 +44,16 @@ async def wait_all_terminal(bus: Bus, op_ids: list[str], timeout: float = 60.0) 
 def spawn_worker_process(settings: Settings, kind: str, worker_id: str, home: Path,
                          *args: str) -> subprocess.Popen[bytes]:
     """`ktrdr worker <kind>` as a separate process on the test's server, namespace and timings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
-    env.update(KTRDR_NATS_URL=settings.nats_url or "", KTRDR_NAMESPACE=settings.namespace, KTRDR_HOME=str(home),
-               KTRDR_ACK_WAIT_S=str(settings.ack_wait_s), KTRDR_HEARTBEAT_S=str(settings.heartbeat_s),
-               KTRDR_MAX_DELIVER=str(settings.max_deliver),
-               KTRDR_EVENTS_MAX_AGE_DAYS=str(settings.events_max_age_days))
-    return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", kind, "--worker-id", worker_id, *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return spawn_ktrdr(settings, home, "worker", kind, "--worker-id", worker_id, *args)
+
+
+def spawn_ktrdr(settings: Settings, home: Path, *args: str, python: tuple[str, ...] = ("-m", "ktrdr"),
+                env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`ktrdr ARGS` as a separate process on the test's server, namespace and timings (stderr piped)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    full.update(KTRDR_NATS_URL=settings.nats_url or "", KTRDR_NAMESPACE=settings.namespace, KTRDR_HOME=str(home),
+                KTRDR_ACK_WAIT_S=str(settings.ack_wait_s), KTRDR_HEARTBEAT_S=str(settings.heartbeat_s),
+                KTRDR_MAX_DELIVER=str(settings.max_deliver),
+                KTRDR_EVENTS_MAX_AGE_DAYS=str(settings.events_max_age_days), **(env or {}))
+    return subprocess.Popen([sys.executable, *python, *args], env=full, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
