@@ -11,8 +11,7 @@ from ktrdr.backend.registry import MISSED_BEATS, WorkerRecord
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
 from ktrdr.operations.submit import cancel, submit
-from ktrdr.protocol.codec import decode
-from tests.helpers import spawn_worker_process, wait_record
+from tests.helpers import spawn_worker_process, wait_entry, wait_record
 from tests.integration.conftest import BackendPool, WorkerPool
 
 STEPS = {"steps": 40, "step_seconds": 0.1}
@@ -20,23 +19,9 @@ STEPS = {"steps": 40, "step_seconds": 0.1}
 
 async def wait_worker(bus: Bus, worker_id: str, predicate: Callable[[WorkerRecord], bool],
                       timeout: float) -> WorkerRecord:
-    """Watch one registry key until its record satisfies `predicate`; TimeoutError shows the last state."""
+    """Watch one registry key until its record satisfies `predicate`."""
     kv = await bus.js.key_value(bus.names.bucket("workers"))
-    watcher = await kv.watch(worker_id)
-    last: WorkerRecord | None = None
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                entry = await watcher.updates(timeout=timeout)
-                if entry is None or not entry.value:
-                    continue
-                last = decode(entry.value, WorkerRecord)
-                if predicate(last):
-                    return last
-    except TimeoutError:
-        raise TimeoutError(f"worker {worker_id} never matched within {timeout:g}s; last: {last}") from None
-    finally:
-        await watcher.stop()
+    return await wait_entry(kv, worker_id, WorkerRecord, predicate, timeout)
 
 
 async def test_sigkilled_worker_process_is_marked_unavailable(settings: Settings, bus: Bus, backends: BackendPool,
