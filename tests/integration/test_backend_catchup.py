@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ktrdr.backend.service import Backend
 from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
 from ktrdr.client import KtrdrClient, NoBackend
@@ -62,25 +63,27 @@ async def first_answer(client: KtrdrClient, timeout: float = 30.0) -> dict[str, 
 
 
 async def test_backend_sigkilled_holding_a_request_leaves_it_to_another(
-        settings: Settings, bus: Bus, backends: BackendPool, workers: WorkerPool, tmp_path: Path) -> None:
+        settings: Settings, bus: Bus, workers: WorkerPool, tmp_path: Path) -> None:
     """SIGSTOP holds the request inside the first backend deterministically; SIGKILL then ends it there."""
     doomed = spawn_ktrdr(settings, tmp_path, "backend", "--backend-id", "doomed")
-    client = KtrdrClient(bus, timeout=3)
+    client, heir = KtrdrClient(bus, timeout=3), Backend(await Bus.open(settings, name="heir"), backend_id="heir")
     try:
         assert (await first_answer(client))["backend_id"] == "doomed"
         spy = await bus.nc.subscribe(bus.names.api("dummy", "start"))
         doomed.send_signal(signal.SIGSTOP)
         call = asyncio.create_task(client.start("dummy", {"steps": 2, "step_seconds": 0.01}))
         held = await spy.next_msg(timeout=10)  # routed to the only backend: the stopped one
-        await backends.start(backend_id="heir")
+        await spy.unsubscribe()
+        await heir.start()  # its subscriptions are live when start() returns
         doomed.kill()
         await asyncio.to_thread(doomed.wait, 10)
         reply = await asyncio.wait_for(call, 30)
-        await spy.unsubscribe()
+        await workers.start()
+        record = await wait_record(bus, reply["operation_id"], lambda r: r.terminal, timeout=20)
+        listed = await client.list(type=["dummy"])
     finally:
         doomed.kill()
-    await workers.start()
-    record = await wait_record(bus, reply["operation_id"], lambda r: r.terminal, timeout=20)
-    listed = await client.list(type=["dummy"])
+        await heir.stop()
+        await heir.bus.close()
     assert held.data and record.status == "completed"
     assert listed["total"] == 1 and [o["id"] for o in listed["operations"]] == [record.id]
