@@ -1,4 +1,5 @@
-"""A worker process that dies: the registry marks it unavailable, and a cancel recorded while it is dead holds."""
+"""A worker process that dies: the registry marks it unavailable; a cancel recorded while its worker is dead
+or cut off from NATS (so the core cancel reaches nobody) still ends the operation `cancelled`, run once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import msgspec
 
 from ktrdr.backend.registry import MISSED_BEATS, WorkerRecord
 from ktrdr.bus.handle import Bus
@@ -15,6 +18,54 @@ from tests.helpers import spawn_worker_process, wait_entry, wait_record
 from tests.integration.conftest import BackendPool, WorkerPool
 
 STEPS = {"steps": 40, "step_seconds": 0.1}
+
+
+class CuttableLink:
+    """A TCP relay between worker processes and the server that can cut every connection and refuse new ones."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.rsplit("//", 1)[-1].rsplit(":", 1)
+        self.target, self.cut_off = (host, int(port)), False
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        """Listen on a free port; returns the URL to give the worker."""
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"nats://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_off:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers |= {writer, up_writer}
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+            self.writers.discard(writer)
+
+    def cut(self) -> None:
+        """Drop every relayed connection and refuse new ones until heal()."""
+        self.cut_off = True
+        for writer in list(self.writers):
+            writer.close()
+
+    def heal(self) -> None:
+        """Accept connections again."""
+        self.cut_off = False
+
+    async def close(self) -> None:
+        """Stop listening and drop everything."""
+        self.cut()
+        if self.server is not None:
+            self.server.close()
 
 
 async def wait_worker(bus: Bus, worker_id: str, predicate: Callable[[WorkerRecord], bool],
@@ -70,3 +121,24 @@ async def test_cancel_recorded_while_the_worker_is_dead_ends_cancelled_and_never
     assert record.attempt == 1, "the cancelled operation was claimed and run again"
     assert heir.counters["fetched"] == 1 and not heir.running and info.num_pending == 0
     assert started.state.subjects == {bus.names.event(op.id, "started"): 1}
+
+
+async def test_cancel_recorded_while_the_worker_is_cut_off_reaches_it_through_kv(
+        fast: tuple[Bus, Settings], tmp_path: Path) -> None:
+    bus, s = fast
+    link = CuttableLink(s.nats_url)
+    url = await link.start()
+    op = await submit(bus, "dummy", "cpu", {"steps": 100, "step_seconds": 0.1})
+    worker = spawn_worker_process(msgspec.structs.replace(s, nats_url=url), "dummy", "island", tmp_path)
+    try:
+        await wait_record(bus, op.id, lambda r: r.worker_id == "island" and r.progress.steps_completed >= 3)
+        link.cut()
+        intent = await cancel(bus, op.id, "cancelled while its worker was cut off")  # the core cancel is lost
+        link.heal()  # the worker reconnects; its keep-alive reads the intent from KV
+        record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=30)
+    finally:
+        worker.kill()
+        await link.close()
+    assert intent.status == "running" and intent.cancel_requested
+    assert record.status == "cancelled" and record.cancel_reason == "cancelled while its worker was cut off"
+    assert record.attempt == 1 and record.worker_id == "island" and record.progress.steps_completed < 100
