@@ -93,7 +93,6 @@ async def test_sigkilled_worker_process_is_marked_unavailable(settings: Settings
     print(f"\nSIGKILLed worker marked unavailable {detected_s:.2f}s after the kill "
           f"({MISSED_BEATS} x {settings.heartbeat_s}s beats)")
     assert alive.pid == proc.pid and gone.pid == proc.pid and gone.interval_s == settings.heartbeat_s
-    assert gone.last_seen <= killed_ns, "no heartbeat may come from a dead process"
 
 
 async def test_cancel_recorded_while_the_worker_is_dead_ends_cancelled_and_never_runs_again(
