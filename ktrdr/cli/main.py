@@ -8,7 +8,7 @@ import typer
 
 from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
 from ktrdr.cli import demo as demo_cmd
-from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, worker_cmd
+from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, strategies_cmd, worker_cmd
 from ktrdr.cli import monitor_cmd
 from ktrdr.cli.common import State
 
@@ -30,6 +30,7 @@ for _name in ("up", "down", "status"):
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(results_cmd.app, name="results")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(strategies_cmd.app, name="strategies")
 app.command("monitor")(monitor_cmd.monitor)
 
 

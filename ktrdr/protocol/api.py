@@ -35,6 +35,7 @@ class StartTraining(Wire, frozen=True, kw_only=True):
     end: str | None = None
     device: Device = "auto"
     model_name: str | None = None
+    epochs: int | None = None  # overrides training.epochs (smoke runs)
     operation_id: OperationId | None = None
 
 
@@ -98,6 +99,7 @@ class StartResearch(Wire, frozen=True, kw_only=True):
     backtest_end: str | None = None
     device: Device = "auto"
     capital: float | None = None
+    epochs: int | None = None  # overrides training.epochs (smoke runs)
     operation_id: OperationId | None = None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ktrdr.strategy.config import LabelConfig
+from ktrdr.strategy.labels_config import ForwardReturnLabels, LabelConfig, ZigzagLabels
 from ktrdr.training.errors import TrainingError
 
 CLASSES: tuple[str, str, str] = ("BUY", "HOLD", "SELL")
@@ -73,14 +73,18 @@ def forward_return_classes(close: np.ndarray, horizon: int, threshold: float) ->
 
 def make_labels(close: np.ndarray, label_cfg: LabelConfig, output_format: str) -> np.ndarray:
     """Targets for a label config: int classes (UNLABELED = -1) for classification, floats (NaN) for regression."""
-    if label_cfg.method == "zigzag":
+    if isinstance(label_cfg, ZigzagLabels):
         if output_format != "classification":
             raise TrainingError("zigzag labels are classes; they cannot train a regression model",
-                                field="training.labels.method", hint="use forward_return for regression")
-        return zigzag_labels(close, label_cfg.threshold, label_cfg.lookahead)
-    if output_format == "classification":
-        return forward_return_classes(close, label_cfg.horizon, label_cfg.threshold)
-    return forward_return_labels(close, label_cfg.horizon)
+                                field="training.labels.source", hint="use forward_return for regression")
+        return zigzag_labels(close, label_cfg.zigzag_threshold, label_cfg.label_lookahead)
+    if isinstance(label_cfg, ForwardReturnLabels):
+        if output_format == "classification":
+            return forward_return_classes(close, label_cfg.horizon, label_cfg.threshold)
+        return forward_return_labels(close, label_cfg.horizon)
+    raise TrainingError(f"training with '{label_cfg.source}' labels is not yet supported",
+                        field="training.labels.source",
+                        hint="the strategy is valid; train it with source zigzag or forward_return for now")
 
 
 def labeled_mask(labels: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
-from ktrdr.strategy.config import StrategyConfig
+from ktrdr.strategy.config import StrategyConfig, label_span
 from ktrdr.strategy.features import build_features, complete_rows, normalization_methods
 from ktrdr.strategy.loader import dump_strategy
 from ktrdr.strategy.normalize import Normalizer
@@ -70,8 +70,9 @@ def _data_summary(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], y: np
                   split: SplitIndices, n_features: int) -> dict[str, Any]:
     base = frames[cfg.training_data.base]
     summary: dict[str, Any] = {
-        "symbols": list(cfg.training_data.symbols), "timeframes": list(cfg.training_data.timeframes),
-        "base_timeframe": cfg.training_data.base, "rows": {tf: len(frames[tf]) for tf in cfg.training_data.timeframes},
+        "symbols": cfg.training_data.symbol_list, "timeframes": cfg.training_data.timeframe_list,
+        "base_timeframe": cfg.training_data.base,
+        "rows": {tf: len(frames[tf]) for tf in cfg.training_data.timeframe_list},
         "start": base.index[0].isoformat() if len(base) else None,
         "end": base.index[-1].isoformat() if len(base) else None,
         "samples": split.sizes(), "embargo_bars": split.embargo, "features": n_features,
@@ -89,13 +90,13 @@ def _prepare(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], steps: _St
     base = cfg.training_data.base
     if base not in frames or len(frames[base]) == 0:
         raise TrainingError(f"no rows for the base timeframe {base!r}", field="frames",
-                            hint=f"load data for {cfg.training_data.symbols} {cfg.training_data.timeframes}")
+                            hint=f"load data for {cfg.training_data.symbol_list} {cfg.training_data.timeframe_list}")
     steps.start("features")
     features = build_features(cfg, frames)
     steps.start("labels")
     y = make_labels(frames[base]["close"].to_numpy(), cfg.training.labels, cfg.decisions.output_format)
     rows = np.flatnonzero(complete_rows(features).to_numpy() & labeled_mask(y))
-    split = split_from_config(len(rows), cfg.training.data_split, cfg.training.labels.span)
+    split = split_from_config(len(rows), cfg.training.data_split, label_span(cfg.training.labels))
     # Fit normalization on training rows only so that no statistic of later data leaks into training.
     normalizer = Normalizer.fit(features.iloc[rows[split.train]], normalization_methods(cfg))
     x = normalizer.transform(features).to_numpy(dtype=np.float32)

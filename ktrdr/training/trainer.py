@@ -199,14 +199,14 @@ def _end_epoch(lp: _Loop, train_loss: float, train_acc: float, duration: float,
     run.history.append(record)
     if progress is not None:
         progress.metric(record, name="epoch")
-    es = cfg.early_stopping
-    if val_loss < run.best_loss - es.min_delta:
+    es = cfg.stopping
+    if val_loss < run.best_loss - (es.min_delta if es is not None else 0.0):
         run.best_loss, run.best_epoch, run.since_improvement = val_loss, run.epoch, 0
         run.best_state = cpu_state(run.model)
     else:
         run.since_improvement += 1
     step_scheduler(run.scheduler, val_loss)
-    stop_early = es.enabled and run.since_improvement >= es.patience
+    stop_early = es is not None and run.since_improvement >= es.patience
     run.finished = stop_early or run.epoch >= cfg.epochs
 
 
@@ -224,8 +224,8 @@ def _epochs(lp: _Loop, saver: _Saver, progress: ProgressSink | None) -> int:
     return ran
 
 
-def _new_run(model: nn.Module, cfg: TrainingConfig, amp: bool, seed: int) -> RunState:
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.learning_rate)
+def _new_run(model: nn.Module, cfg: TrainingConfig, amp: bool, seed: int, output_format: str) -> RunState:
+    optimizer = make_optimizer(cfg, model.parameters(), output_format)
     return RunState(model=model, optimizer=optimizer, scheduler=make_scheduler(cfg.scheduler, optimizer),
                     scaler=torch.amp.GradScaler("cuda", enabled=amp),
                     shuffle=torch.Generator().manual_seed(seed))
@@ -249,8 +249,8 @@ def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
     classification = output_format == "classification"
     model = build_model(model_cfg, train.x.shape[1], output_format).to(device)
     weights = class_weights(train.y_aligned, training_cfg.class_weights) if classification else None
-    loss_fn = make_loss(resolve_loss_name(training_cfg.loss, output_format), weights).to(device)
-    run = _new_run(model, training_cfg, amp, seed)
+    loss_fn = make_loss(resolve_loss_name(training_cfg.loss, output_format), weights, training_cfg).to(device)
+    run = _new_run(model, training_cfg, amp, seed, output_format)
     blob = checkpointer.load() if checkpointer is not None else None
     if blob:
         run.restore(decode_checkpoint(blob))
@@ -270,7 +270,7 @@ def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
 def _outcome(lp: _Loop, resumed_from: int, ran: int, duration: float) -> TrainingOutcome:
     run = lp.run
     stopped_early = run.epoch < lp.cfg.epochs
-    if lp.cfg.early_stopping.enabled and run.best_state is not None:
+    if lp.cfg.stopping is not None and run.best_state is not None:
         run.model.load_state_dict(run.best_state)
     run.model.eval()
     return TrainingOutcome(

@@ -30,6 +30,7 @@ class TrainingParams(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     end: str | None = None
     device: Literal["auto", "gpu", "cpu"] = "auto"
     model_name: str | None = None
+    epochs: Annotated[int, msgspec.Meta(gt=0)] | None = None  # overrides training.epochs (smoke runs)
 
 
 class MissingDataError(KtrdrError, LookupError):
@@ -52,21 +53,15 @@ def strategy_from_params(p: TrainingParams) -> StrategyConfig:
     """The validated strategy with the parameters' symbol/timeframe/date overrides applied."""
     from ktrdr.strategy import validate_strategy
     from ktrdr.strategy.loader import read_source
+    from ktrdr.strategy.overrides import with_overrides
 
     text = p.strategy_yaml
     if "\n" not in text and text.strip().endswith((".yaml", ".yml")):
         # A path would be read from the worker's disk, which the submitter cannot see.
         raise ValueError(f"strategy_yaml must be the YAML text, not a file name ({text!r}); send the file's content")
     cfg = validate_strategy(read_source(text))
-    td = cfg.training_data
-    timeframes = p.timeframes or list(td.timeframes)
-    changes: dict[str, Any] = {
-        "symbols": p.symbols or list(td.symbols), "timeframes": timeframes,
-        "base_timeframe": td.base_timeframe if td.base_timeframe in timeframes else None,
-        "start": p.start or td.start, "end": p.end or td.end,
-    }
-    cfg = msgspec.structs.replace(cfg, training_data=msgspec.structs.replace(td, **changes))
-    return validate_strategy(cfg)
+    return with_overrides(cfg, symbols=p.symbols, timeframes=p.timeframes, start=p.start, end=p.end,
+                          epochs=p.epochs)
 
 
 def load_frames(ctx: OperationContext, cfg: StrategyConfig) -> dict[str, pd.DataFrame]:
@@ -76,19 +71,20 @@ def load_frames(ctx: OperationContext, cfg: StrategyConfig) -> dict[str, pd.Data
     from ktrdr.training.errors import TrainingError
 
     td = cfg.training_data
-    if len(td.symbols) != 1:
-        raise TrainingError(f"a training operation trains on one symbol, got {td.symbols}", field="symbols",
+    symbols, timeframes = td.symbol_list, td.timeframe_list
+    if len(symbols) != 1:
+        raise TrainingError(f"a training operation trains on one symbol, got {symbols}", field="symbols",
                             hint="submit one operation per symbol (parameters.symbols=[...one...])")
     repo = DataRepository(ObjectFrameStore(ctx.services["objects"].data, ctx.loop))
-    symbol = td.symbols[0]
-    missing = [(symbol, tf) for tf in td.timeframes if repo.info(symbol, tf) is None]
+    symbol = symbols[0]
+    missing = [(symbol, tf) for tf in timeframes if repo.info(symbol, tf) is None]
     if missing:
         raise MissingDataError(missing)
     frames = {}
-    for i, tf in enumerate(td.timeframes):
+    for i, tf in enumerate(timeframes):
         ctx.cancel.check()
         ctx.progress.update(current_step="loading data", current_item=f"{symbol} {tf}", steps_completed=0,
-                            items_processed=i, items_total=len(td.timeframes))
+                            items_processed=i, items_total=len(timeframes))
         frames[tf] = repo.load(symbol, tf, td.start, td.end)
     return frames
 
@@ -132,7 +128,7 @@ def run_training_op(ctx: OperationContext) -> dict[str, Any]:
     key = registry.save(p.model_name or cfg.name, cfg.training_data.base, bundle.to_bytes())
     ctx.artifacts["model"] = key
     summary["training"]["history"] = columnar(summary["training"]["history"])
-    return summary | {"model_key": key, "symbol": cfg.training_data.symbols[0], "attempt": ctx.attempt,
+    return summary | {"model_key": key, "symbol": cfg.training_data.symbol_list[0], "attempt": ctx.attempt,
                       "operation_duration_s": time.monotonic() - started}
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ktrdr.strategy.config import LabelConfig
+from ktrdr.strategy.config import ContextLabels, ForwardReturnLabels, RegimeLabels, TripleBarrierLabels, ZigzagLabels
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.labels import (BUY, CLASSES, HOLD, SELL, UNLABELED, forward_return_classes,
                                    forward_return_labels, labeled_mask, make_labels, zigzag_labels)
@@ -75,9 +75,17 @@ def test_forward_returns_and_classes() -> None:
 
 def test_make_labels_follows_config_and_rejects_zigzag_regression() -> None:
     close = 100 + np.arange(50, dtype=float)
-    zz = make_labels(close, LabelConfig(method="zigzag", threshold=0.05, lookahead=10), "classification")
+    zz = make_labels(close, ZigzagLabels(zigzag_threshold=0.05, label_lookahead=10), "classification")
     assert zz.dtype.kind == "i" and (zz[-10:] == UNLABELED).all()
-    fr = make_labels(close, LabelConfig(method="forward_return", horizon=4), "regression")
+    fr = make_labels(close, ForwardReturnLabels(horizon=4), "regression")
     assert fr.dtype.kind == "f" and np.isnan(fr[-4:]).all()
     with pytest.raises(TrainingError, match="regression"):
-        make_labels(close, LabelConfig(method="zigzag"), "regression")
+        make_labels(close, ZigzagLabels(), "regression")
+
+
+@pytest.mark.parametrize("labels", [TripleBarrierLabels(), RegimeLabels(), ContextLabels()],
+                         ids=lambda c: c.source)
+def test_sources_without_a_labeler_yet_fail_naming_the_source(labels) -> None:
+    with pytest.raises(TrainingError, match=f"'{labels.source}' labels is not yet supported") as info:
+        make_labels(100 + np.arange(50, dtype=float), labels, "classification")
+    assert info.value.field == "training.labels.source"

@@ -19,7 +19,9 @@ torch.set_num_threads(1)
 STRATEGY = """
 name: planted_rsi
 version: "3.0"
-training_data: {symbols: [SYNTH], timeframes: [1h]}
+training_data:
+  symbols: {mode: single, symbol: SYNTH}
+  timeframes: {mode: single, timeframe: 1h}
 indicators:
   rsi_7: {type: rsi, period: 7}
 fuzzy_sets:
@@ -29,11 +31,11 @@ fuzzy_sets:
     neutral: [30, 50, 70]
     overbought: [60, 100, 100]
 nn_inputs:
-  - {fuzzy_set: rsi_7}
-  - {indicator: rsi_7, normalization: zscore}
-model: {type: %s, hidden_layers: [16], dropout: 0.0, sequence_length: 4}
+  - {fuzzy_set: rsi_7, timeframes: all}
+  - {raw_indicator: rsi_7, timeframes: all, normalization: zscore}
+model: {type: %s, architecture: {hidden_layers: [16], dropout: 0.0, sequence_length: 4}}
 training:
-  labels: {method: zigzag, threshold: 0.02, lookahead: 10}
+  labels: {source: zigzag, zigzag_threshold: 0.02, label_lookahead: 10}
   epochs: 12
   batch_size: 64
   learning_rate: 0.01
@@ -68,7 +70,7 @@ def test_bundle_reproduces_its_inputs_and_predictions_after_round_trip(frames: d
     x = Normalizer.from_dict(loaded.normalization).transform(build_features(strategy, frames)).to_numpy()
     np.testing.assert_array_equal(loaded.predict(x), bundle.predict(x))
     assert loaded.metrics["test"]["accuracy"] == summary["test"]["accuracy"]
-    assert loaded.label_config["lookahead"] == 10 and loaded.window == 4
+    assert loaded.label_config["label_lookahead"] == 10 and loaded.window == 4
 
 
 def test_cancel_before_training_stops_at_the_next_step(frames: dict) -> None:
