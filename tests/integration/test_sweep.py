@@ -82,6 +82,27 @@ async def test_six_variants_over_two_workers_end_ranked(
         sorted((tuple(layers), t) for layers in ([8], [16, 8], [32]) for t in (0.02, 0.03))
     assert done.artifacts["best_model"] == ranked[0]["model"]
     await _results_cli(settings, tmp_path, done, children)
+    await _monitor_folds_children(settings, done, children)
+
+
+async def _monitor_folds_children(settings: Settings, done: Any, children: list[Any]) -> None:
+    """The monitor lists the sweep as one row (children folded) and its detail view shows the ranking."""
+    from textual.widgets import Static
+
+    from ktrdr_tui.app import MonitorApp
+    from ktrdr_tui.render import short_id
+    from tests.integration.test_tui_monitor import SIZE, table_text, until
+
+    app = MonitorApp(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: all(c.id in app.ops.records for c in [done, *children]), what="records")
+        await until(pilot, lambda: short_id(done.id) in table_text(app, "operations"), what="sweep row")
+        rows = table_text(app, "operations")
+        assert "sweep (6▾)" in rows and not any(short_id(c.id) in rows for c in children)
+        await pilot.press("enter")
+        params = app.screen.query_one("#detail-params", Static)
+        await until(pilot, lambda: "ranking by val_loss" in str(params.render()), what="ranking shown")
+        assert all(short_id(c.id) in str(params.render()) for c in children)
 
 
 async def _results_cli(settings: Settings, tmp_path: Path, done: Any, children: list[Any]) -> None:
