@@ -127,7 +127,10 @@ class ParentDriver:
     async def _cancel_children(self, parent: OperationRecord, children: list[OperationRecord | None]) -> None:
         for child in children:
             if child is not None and child.active and not child.cancel_requested:
-                await cancel(self.bus, child.id, reason=f"parent {parent.id} cancelled")
+                try:
+                    await cancel(self.bus, child.id, reason=f"parent {parent.id} cancelled")
+                except tr.IllegalTransition:  # it ended meanwhile (another drive of this parent cancelled it)
+                    pass
         if parent.cancel_requested and not parent.terminal and not any(c and c.active for c in children):
             await tr.apply(self.bus.ops, parent.id, tr.finish(parent.attempt, "cancelled"))
 

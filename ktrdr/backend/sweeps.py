@@ -61,9 +61,9 @@ def variant_text(parent: OperationRecord, index: int) -> str:
 async def drive_sweep(driver: ParentDriver, parent: OperationRecord) -> None:
     """Fill free slots with the next variants, keep progress, settle once every child has ended."""
     steps = [msgspec.convert(s, Step) for s in parent.parameters.get("steps", [])]
-    children: Children = [await driver.bus.ops.find(child_id(parent, i, s.type)) for i, s in enumerate(steps)]
-    if parent.terminal or parent.cancel_requested:
-        await driver._cancel_children(parent, children)
+    children: Children = [await _child(driver, child_id(parent, i, s.type)) for i, s in enumerate(steps)]
+    if parent.terminal or parent.cancel_requested:  # rare: read the children fresh, a stale one may have ended
+        await driver._cancel_children(parent, [await driver.bus.ops.find(c.id) if c else None for c in children])
         return
     await _progress(driver, parent, children)
     free = int(parent.parameters.get("max_parallel", 4)) - sum(1 for c in children if c is not None and c.active)
@@ -74,7 +74,16 @@ async def drive_sweep(driver: ParentDriver, parent: OperationRecord) -> None:
             await _submit(driver, parent, i, step)
             free -= 1
     if all(c is not None and c.terminal for c in children):
-        await _settle(driver, parent, [c for c in children if c is not None])
+        # The index may lag a resume that just reopened children: settle on what the bucket says now.
+        fresh = [await driver.bus.ops.find(c.id) for c in children if c is not None]
+        if all(c is not None and c.terminal for c in fresh):
+            await _settle(driver, parent, [c for c in fresh if c is not None])
+
+
+async def _child(driver: ParentDriver, op_id: str) -> OperationRecord | None:
+    """From the backend's in-memory index (every child change drives the sweep: N KV reads each would
+    cost O(N²) per sweep); the bucket only for a child the index has not seen yet."""
+    return driver.index.records.get(op_id) or await driver.bus.ops.find(op_id)
 
 
 async def _submit(driver: ParentDriver, parent: OperationRecord, i: int, step: Step) -> None:
