@@ -34,7 +34,7 @@ def sweep_plan(p: SweepParams) -> tuple[list[Step], dict[str, Any]]:
     try:
         variants = expand(p.strategy_yaml, [Axis(a.path, tuple(a.values)) for a in p.sets], p.samples, p.seed)
     except StrategyError as exc:
-        raise ApiFailure(400, "invalid_sweep", str(exc), field=f"sets.{exc.path}" if exc.path else "sets",
+        raise ApiFailure(400, "invalid_sweep", exc.message, field=f"sets.{exc.path}" if exc.path else "sets",
                          hint=exc.suggestion or "check the --set paths against the strategy file") from None
     child = "research" if p.backtest else "training"
     # The sweep's research fields that the child kind takes (a training child has no backtest dates).

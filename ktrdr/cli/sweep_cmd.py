@@ -46,7 +46,7 @@ def sweep(ctx: typer.Context, strategy: str = STRATEGY, sets: list[str] = SETS,
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.5g}"
     return "—" if value is None else str(value)
 
 
