@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -131,7 +132,8 @@ class Endpoints:
         """Validate every variant of the grid (nothing is queued if one is wrong), then start the sweep."""
         from ktrdr.backend.sweeps import sweep_plan
 
-        steps, extra = sweep_plan(kinds.get("sweep").parse(params_of(req)))
+        # up to 256 variants validated: off the event loop, which serves every other request meanwhile
+        steps, extra = await asyncio.to_thread(sweep_plan, kinds.get("sweep").parse(params_of(req)))
         return await self._parent("sweep", steps, req.operation_id, extra)
 
     async def _parent(self, op_type: str, steps: list[Step], op_id: str | None,
