@@ -69,7 +69,19 @@ def spawn(bus: Bus, worker_id: str, pool: str) -> subprocess.Popen[bytes]:
                              "--pool", pool], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def one_sweep(text: str, bars: int, workers: int, gpu_worker: bool) -> tuple[float, dict[str, int]]:
+def split(children: list) -> dict[str, object]:
+    """Where a variant's time goes: the fit itself, the handler around it (data, features, bundle), the claim."""
+    n = len(children)
+    spread: dict[str, int] = {}
+    for c in children:
+        spread[c.worker_id] = spread.get(c.worker_id, 0) + 1
+    return {"spread": sorted(spread.values()),
+            "fit_s": sum(c.result["training"]["duration_s"] for c in children) / n,
+            "handler_s": sum(c.result["operation_duration_s"] for c in children) / n,
+            "record_s": sum((c.finished_at - c.started_at) / 1e9 for c in children) / n}
+
+
+async def one_sweep(text: str, bars: int, workers: int, gpu_worker: bool) -> tuple[float, dict[str, object]]:
     """Wall seconds of one 16-variant sweep over `workers` CPU training workers (plus a GPU one if asked)."""
     from ktrdr.backend.service import Backend
     from ktrdr.bus.objects import ObjectFrameStore, object_stores
@@ -95,12 +107,9 @@ async def one_sweep(text: str, bars: int, workers: int, gpu_worker: bool) -> tup
             while not (record := (await bus.ops.get(op_id))[0]).terminal:
                 await asyncio.sleep(0.1)
             wall = time.perf_counter() - start
-            per_worker: dict[str, int] = {}
-            for child in record.children:
-                worker = (await bus.ops.get(child))[0].worker_id
-                per_worker[worker] = per_worker.get(worker, 0) + 1
             assert record.status == "completed" and record.result["completed"] == 16, record.error
-            return wall, per_worker
+            children = [(await bus.ops.get(c))[0] for c in record.children]
+            return wall, split(children)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -120,14 +129,15 @@ def main() -> None:
     text = strategy(args.epochs)
     print(f"16 variants, {args.epochs} epochs, {args.bars} bars; {os.cpu_count()} cores on this machine")
     base = sequential(text, args.bars)
-    print(f"{'one after another, in process':<32} {base:7.1f} s")
+    print(f"{'one after another, in process':<32} {base:7.1f} s  ({base / 16:.2f} s per variant)")
     first = None
     for n in (int(x) for x in args.workers.split(",")):
-        wall, spread = asyncio.run(one_sweep(text, args.bars, n, args.gpu_worker))
+        wall, at = asyncio.run(one_sweep(text, args.bars, n, args.gpu_worker))
         first = first or wall * n  # the 1-worker sweep (or the first count run) is the scaling reference
         label = f"sweep, {n} training worker{'s' if n > 1 else ''}" + (" + gpu" if args.gpu_worker else "")
         print(f"{label:<32} {wall:7.1f} s  speed-up vs in-process {base / wall:4.2f}×  "
-              f"efficiency {first / (n * wall):4.0%}  variants per worker {sorted(spread.values())}")
+              f"efficiency {first / (n * wall):4.0%}  variants per worker {at['spread']}  per variant: fit "
+              f"{at['fit_s']:.2f} s, handler {at['handler_s']:.2f} s, running {at['record_s']:.2f} s")
 
 
 if __name__ == "__main__":
