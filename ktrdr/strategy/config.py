@@ -269,7 +269,8 @@ class StrategyConfig(Config, kw_only=True):
     @property
     def indicator_specs(self) -> dict[str, IndicatorSpec]:
         """Indicator id → the registry's spec (type and parameters) for computing it."""
-        return {k: IndicatorSpec(type=v.type, params=dict(v.params)) for k, v in self.indicators.items()}
+        return {k: IndicatorSpec(type=v.type, params=dict(v.params), data_source=v.data_source)
+                for k, v in self.indicators.items()}
 
     @property
     def label_source(self) -> str:
