@@ -152,6 +152,12 @@ class TrainingDataConfig(Config, kw_only=True):
         return (self.date_range.end if self.date_range else None) or self.end_date
 
 
+class BacktestSection(Config, kw_only=True):
+    """`backtest`: the held-out period a research run backtests on (`date_range`)."""
+
+    date_range: DateRange | None = None
+
+
 class ContextDataEntry(Config, kw_only=True):
     """One external data source (`context_data[]`); provider-specific fields are optional."""
 
@@ -258,6 +264,7 @@ class StrategyConfig(Config, kw_only=True):
     model: ModelConfig = msgspec.field(default_factory=ModelConfig)
     decisions: DecisionsConfig = msgspec.field(default_factory=DecisionsConfig)
     training: TrainingConfig = msgspec.field(default_factory=TrainingConfig)
+    backtest: BacktestSection | None = None
 
     @property
     def loss(self) -> str:
