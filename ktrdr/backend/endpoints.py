@@ -111,10 +111,13 @@ class Endpoints:
 
     async def research_start(self, req: api.StartResearch) -> Started:
         """Train, then backtest the trained model, as one parent operation."""
-        check_strategy(req.strategy_yaml)
+        cfg = check_strategy(req.strategy_yaml)
+        # The strategy's own held-out period (`backtest.date_range`) comes before the training dates.
+        held_out = cfg.backtest.date_range if cfg.backtest and cfg.backtest.date_range else None
         train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
-        test = {"strategy_yaml": req.strategy_yaml, "start": req.backtest_start or req.start,
-                "end": req.backtest_end or req.end, "capital": req.capital,
+        test = {"strategy_yaml": req.strategy_yaml,
+                "start": req.backtest_start or (held_out and held_out.start) or req.start,
+                "end": req.backtest_end or (held_out and held_out.end) or req.end, "capital": req.capital,
                 "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
         steps = [api.Step(type="training", parameters=train, device=req.device, weight=0.8),
                  api.Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},

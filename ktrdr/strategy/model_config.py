@@ -18,7 +18,7 @@ class ArchitectureConfig(Config, kw_only=True):
         "output_activation": "the output layer is always softmax (classification) or linear (regression)",
     }
     hidden_layers: list[PositiveInt] | None = None
-    activation: Literal["relu", "tanh", "gelu", "leaky_relu"] = "relu"
+    activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu"] = "relu"
     dropout: Annotated[float, Meta(ge=0, lt=1)] = 0.2
     sequence_length: PositiveInt = 20
     hidden_size: PositiveInt = 64
@@ -48,6 +48,10 @@ class ModelTraining(Config, kw_only=True):
 class ModelConfig(Config, kw_only=True):
     """`model`: network type and architecture."""
 
+    IGNORED: ClassVar[dict[str, str]] = {
+        key: "v3 reads it under model.architecture; move it there" for key in ("hidden_layers", "dropout",
+                                                                               "activation")
+    }
     type: Literal["mlp", "lstm", "gru"] = "mlp"
     architecture: ArchitectureConfig = msgspec.field(default_factory=ArchitectureConfig)
     features: ModelFeatures | None = None
