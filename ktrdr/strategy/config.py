@@ -181,7 +181,7 @@ class ContextDataEntry(Config, kw_only=True):
         if len(series) >= 2:
             ids.append(f"yield_spread_{series[0]}_{series[1]}")
         if self.provider == "cftc_cot" and self.report:
-            ids += [f"cot_{self.report}_net_pct", f"cot_{self.report}_net"]
+            ids += [f"cot_{self.report}_net_pct", f"cot_{self.report}_net_pos"]
         return ids
 
 

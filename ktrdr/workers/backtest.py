@@ -22,6 +22,7 @@ from ktrdr.errors import ConfigError
 from ktrdr.strategy import StrategyConfig, load_strategy
 from ktrdr.training.bundle import ModelBundle
 from ktrdr.workers.context import OperationContext, convert_params
+from ktrdr.workers.inputs import data_repository, load_context, load_market
 
 PositiveInt = Annotated[int, Meta(gt=0)]
 NonNegInt = Annotated[int, Meta(ge=0)]
@@ -135,21 +136,14 @@ def _load_model(ctx: OperationContext, p: BacktestParams) -> tuple[ModelBundle |
 
 
 def _load_frames(ctx: OperationContext, symbol: str, timeframes: list[str], end: str | None) -> dict[str, pd.DataFrame]:
-    """Every needed timeframe of `symbol` up to `end` from the data bucket, with a hint when absent."""
-    from ktrdr.bus.objects import ObjectFrameStore
-    from ktrdr.data import DataNotFoundError, DataRepository
-
+    """Every needed timeframe of `symbol` up to `end` from the data bucket; MissingDataError names gaps."""
     _step(ctx, "loading data")
-    repo = DataRepository(ObjectFrameStore(ctx.services["objects"].data, ctx.loop))
-    frames = {}
-    for tf in timeframes:
-        try:
-            frames[tf] = repo.load(symbol, tf, None, end)
-        except DataNotFoundError as exc:
-            raise DataNotFoundError(symbol, tf, where="the data store",
-                                    hint=f"load it first: `ktrdr data load {symbol} --timeframe {tf}`, "
-                                         "or import a CSV") from exc
-    return frames
+    return load_market(ctx, data_repository(ctx), [symbol], timeframes, None, end)[symbol]
+
+
+def _load_context(ctx: OperationContext, bundle: ModelBundle | None) -> dict[str, pd.DataFrame]:
+    """The context series the model's strategy reads (none for a plain signal rule)."""
+    return {} if bundle is None else load_context(data_repository(ctx), bundle_strategy(bundle))
 
 
 class _Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,11 +179,11 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
 
 
 def _signals(p: BacktestParams, plan: _Plan, bundle: ModelBundle | None, strategy: StrategyConfig | None,
-             frames: dict[str, pd.DataFrame], warmup: int) -> np.ndarray:
+             frames: dict[str, pd.DataFrame], warmup: int, context: dict[str, pd.DataFrame]) -> np.ndarray:
     """One signal per base bar from `warmup` on: batched model inference and decisions, or the plain rule."""
     if bundle is not None:
         decisions = (strategy or bundle_strategy(bundle)).decisions
-        return model_signals(bundle, frames, decisions, first_bar=warmup)
+        return model_signals(bundle, frames, decisions, first_bar=warmup, context=context)
     assert p.signals is not None
     return ma_cross_signals(frames[plan.base]["close"].to_numpy(), p.signals.fast, p.signals.slow)
 
@@ -212,8 +206,9 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     plan = _plan(p, bundle, strategy)
     frames, warmup = history_window(_load_frames(ctx, plan.symbol, plan.timeframes, p.end), plan.base,
                                     p.start, plan.history)
+    context = _load_context(ctx, bundle)
     _step(ctx, "signals")
-    signals = _signals(p, plan, bundle, strategy, frames, warmup)
+    signals = _signals(p, plan, bundle, strategy, frames, warmup, context)
     _step(ctx, "simulating")
     data, checkpointer = frames[plan.base], _Resumable(ctx.checkpointer, ctx.resume)
     simulate_at, config = time.monotonic(), _config(p, plan, warmup)
