@@ -65,9 +65,14 @@ def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
     return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
 
 
+def is_state_model(bundle: ModelBundle) -> bool:
+    """True for a classifier of market states (regime, context labels), whose classes are not trades."""
+    return bundle.output_format == "classification" and tuple(bundle.classes) != CLASSES
+
+
 def _require_trading_classes(bundle: ModelBundle) -> None:
     """Regime and context models name market states, not trades: reading them as BUY/HOLD/SELL would be wrong."""
-    if bundle.output_format == "classification" and tuple(bundle.classes) != CLASSES:
+    if is_state_model(bundle):
         raise BacktestError(f"the model predicts {bundle.classes}, not trading signals {list(CLASSES)}",
                             field="training.labels.source",
                             hint="backtest a model trained on zigzag, triple_barrier or forward_return labels")

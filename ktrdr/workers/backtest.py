@@ -15,7 +15,8 @@ from ktrdr.backtesting.codec import unpack
 from ktrdr.backtesting.costs import fill_costs
 from ktrdr.backtesting.decisions import decision_rule
 from ktrdr.backtesting.metric_table import METRIC_UNITS
-from ktrdr.backtesting.model_signals import bundle_strategy, history_bars, history_window, model_signals
+from ktrdr.backtesting.model_signals import (bundle_strategy, history_bars, history_window, is_state_model,
+                                            model_signals)
 from ktrdr.backtesting.rules import ma_cross_signals
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
 from ktrdr.errors import ConfigError
@@ -181,6 +182,9 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
 def _signals(p: BacktestParams, plan: _Plan, bundle: ModelBundle | None, strategy: StrategyConfig | None,
              frames: dict[str, pd.DataFrame], warmup: int, context: dict[str, pd.DataFrame]) -> np.ndarray:
     """One signal per base bar from `warmup` on: batched model inference and decisions, or the plain rule."""
+    if bundle is not None and is_state_model(bundle):
+        # The original's decision function answers HOLD for regime and context models: the run trades nothing.
+        return np.zeros(len(frames[plan.base]), dtype=np.int8)
     if bundle is not None:
         decisions = (strategy or bundle_strategy(bundle)).decisions
         return model_signals(bundle, frames, decisions, first_bar=warmup, context=context)
@@ -194,6 +198,13 @@ def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
     return BacktestConfig(initial_capital=p.capital, position_size=p.position_size, commission=commission,
                           slippage=slippage, short_from_flat=plan.short_from_flat, warmup_bars=warmup,
                           progress_every_bars=p.progress_every_bars, checkpoint_every_bars=p.checkpoint_every_bars)
+
+
+def _signal_source(bundle: ModelBundle | None) -> str:
+    """What gave the signals of a model run: the model, or nothing for a model of market states."""
+    if bundle is not None and is_state_model(bundle):
+        return f"hold: the model predicts market states {bundle.classes}, which are never traded"
+    return "model"
 
 
 def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
@@ -225,7 +236,7 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     return {
         "metrics": result.metrics, "metric_units": {name: METRIC_UNITS[name] for name in result.metrics},
         "costs": {"commission": config.commission, "slippage": config.slippage}, "model": key or None,
-        "signals": msgspec.to_builtins(p.signals) if p.signals else "model",
+        "signals": msgspec.to_builtins(p.signals) if p.signals else _signal_source(bundle),
         "symbol": plan.symbol, "timeframe": plan.base, "bars": bars, "warmup_bars": warmup,
         "start": data.index[warmup].isoformat(), "end": data.index[-1].isoformat(),
         "signal_bars": int(np.count_nonzero(signals[warmup:])), "resumed_from_bar": checkpointer.resumed_from,
