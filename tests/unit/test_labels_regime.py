@@ -76,3 +76,26 @@ def test_multi_scale_labels_cover_macro_segments_only() -> None:
     assert set(np.unique(out[out != UNLABELED])) >= {TRENDING_UP, TRENDING_DOWN}
     short = multi_scale_regime_labels(frame.iloc[:10])
     assert (short.values == UNLABELED).all()  # under atr_period + 2 bars there is nothing to label
+
+
+def _pivots_reference(close: np.ndarray, threshold: float) -> list[int]:
+    """The multi-scale definition's pivots: bar 0, each extreme when a reversal confirms it, the last extreme."""
+    pivots, last, direction = [0], 0, 0
+    for i in range(1, len(close)):
+        pct = (close[i] - close[last]) / close[last]
+        if direction == 0:
+            if abs(pct) >= threshold:
+                direction, last = (1 if pct > 0 else -1), i
+        elif (direction == 1 and close[i] > close[last]) or (direction == -1 and close[i] < close[last]):
+            last = i
+        elif (direction == 1 and pct <= -threshold) or (direction == -1 and pct >= threshold):
+            pivots.append(last)
+            direction, last = -direction, i
+    return pivots if pivots[-1] == last else [*pivots, last]
+
+
+@pytest.mark.parametrize("seed,threshold", [(1, 0.01), (2, 0.03)])
+def test_the_regime_pivots_are_the_zigzag_extremes(seed: int, threshold: float) -> None:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(scale=0.005, size=2000)))
+    assert zigzag_extremes(close, threshold).index.tolist() == _pivots_reference(close, threshold)

@@ -85,7 +85,7 @@ def classify_segments(close: np.ndarray, macro: np.ndarray, micro: np.ndarray, v
     labels = np.full(len(close), UNLABELED, dtype=np.int64)
     for a, b in zip(macro[:-1], macro[1:]):
         up = bool(close[b] > close[a])
-        inside = micro[(micro >= a) & (micro <= b)]
+        inside = micro[np.searchsorted(micro, a):np.searchsorted(micro, b, side="right")]  # micro is sorted
         trend = (TRENDING_UP if up else TRENDING_DOWN) if progresses(close[inside], up, tolerance) else RANGING
         labels[a:b + 1] = np.where(volatile[a:b + 1], VOLATILE, trend)
     return labels
