@@ -82,8 +82,10 @@ def backtest(ctx: typer.Context, strategy: str = STRATEGY,
              timeframe: Optional[str] = typer.Option(None, "--timeframe"),
              start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
              capital: Optional[float] = typer.Option(None, "--capital", min=0.0),
-             commission: Optional[float] = typer.Option(None, "--commission", min=0.0),
-             slippage: Optional[float] = typer.Option(None, "--slippage", min=0.0),
+             commission: Optional[float] = typer.Option(None, "--commission", min=0.0,
+                                                        help="Rate per fill (default 0.001)."),
+             slippage: Optional[float] = typer.Option(None, "--slippage", min=0.0,
+                                                      help="Rate per fill, against us (default 0.0005)."),
              follow: bool = FOLLOW) -> None:
     """Backtest a strategy with its trained model on a backtest worker."""
     text = strategy_text(strategy)

@@ -12,6 +12,9 @@ from msgspec import Meta
 
 from ktrdr.backtesting import BacktestConfig, run_backtest
 from ktrdr.backtesting.codec import unpack
+from ktrdr.backtesting.costs import fill_costs
+from ktrdr.backtesting.decisions import decision_rule
+from ktrdr.backtesting.metric_table import METRIC_UNITS
 from ktrdr.backtesting.model_signals import bundle_strategy, history_bars, history_window, model_signals
 from ktrdr.backtesting.rules import ma_cross_signals
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
@@ -46,8 +49,9 @@ class BacktestParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     start: str | None = None
     end: str | None = None
     capital: Annotated[float, Meta(gt=0)] = 100_000.0
-    commission: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
-    slippage: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
+    # Rates per fill; None: the original KTRDR's defaults (ktrdr.backtesting.costs).
+    commission: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
+    slippage: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
     position_size: Annotated[float, Meta(gt=0, le=1)] = 0.25
     short_from_flat: bool | None = None  # default: the strategy's decisions.short_from_flat
     progress_every_bars: PositiveInt = 10_000
@@ -170,7 +174,9 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
     if features is not None and p.timeframe not in (None, base):
         raise ConfigError(f"the model was trained on {base} bars, not {p.timeframe}", path="parameters.timeframe",
                           hint=f"use timeframe {base} or a model trained on {p.timeframe}")
-    short = p.short_from_flat if p.short_from_flat is not None else bool(source and source.decisions.short_from_flat)
+    # A regression model may always short from flat, as in the original.
+    rule_shorts = bool(source and decision_rule(source.decisions).shorts_from_flat)
+    short = p.short_from_flat if p.short_from_flat is not None else rule_shorts
     if features is not None:
         return _Plan(symbol=symbol, base=base, timeframes=features.training_data.timeframe_list,
                      history=history_bars(features, bundle), short_from_flat=short)
@@ -179,18 +185,20 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
 
 
 def _signals(p: BacktestParams, plan: _Plan, bundle: ModelBundle | None, strategy: StrategyConfig | None,
-             frames: dict[str, pd.DataFrame]) -> np.ndarray:
-    """One signal per base bar: batched model inference and decisions, or the plain rule."""
+             frames: dict[str, pd.DataFrame], warmup: int) -> np.ndarray:
+    """One signal per base bar from `warmup` on: batched model inference and decisions, or the plain rule."""
     if bundle is not None:
         decisions = (strategy or bundle_strategy(bundle)).decisions
-        return model_signals(bundle, frames, decisions)
+        return model_signals(bundle, frames, decisions, first_bar=warmup)
     assert p.signals is not None
     return ma_cross_signals(frames[plan.base]["close"].to_numpy(), p.signals.fast, p.signals.slow)
 
 
 def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
-    return BacktestConfig(initial_capital=p.capital, position_size=p.position_size, commission=p.commission,
-                          slippage=p.slippage, short_from_flat=plan.short_from_flat, warmup_bars=warmup,
+    """The engine's config: the command's values, the original's cost defaults where it gives none."""
+    commission, slippage = fill_costs(p.commission, p.slippage)
+    return BacktestConfig(initial_capital=p.capital, position_size=p.position_size, commission=commission,
+                          slippage=slippage, short_from_flat=plan.short_from_flat, warmup_bars=warmup,
                           progress_every_bars=p.progress_every_bars, checkpoint_every_bars=p.checkpoint_every_bars)
 
 
@@ -205,11 +213,11 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     frames, warmup = history_window(_load_frames(ctx, plan.symbol, plan.timeframes, p.end), plan.base,
                                     p.start, plan.history)
     _step(ctx, "signals")
-    signals = _signals(p, plan, bundle, strategy, frames)
+    signals = _signals(p, plan, bundle, strategy, frames, warmup)
     _step(ctx, "simulating")
     data, checkpointer = frames[plan.base], _Resumable(ctx.checkpointer, ctx.resume)
-    simulate_at = time.monotonic()
-    result = run_backtest(data, signals, _config(p, plan, warmup), cancel=ctx.cancel, checkpointer=checkpointer,
+    simulate_at, config = time.monotonic(), _config(p, plan, warmup)
+    result = run_backtest(data, signals, config, cancel=ctx.cancel, checkpointer=checkpointer,
                           progress=_Paced(ctx.progress, ctx.cancel, p.pace_s))
     simulate_s = time.monotonic() - simulate_at
     _step(ctx, "storing results")
@@ -220,7 +228,8 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     bars = len(data) - warmup
     simulated = len(data) - max(warmup, checkpointer.resumed_from)
     return {
-        "metrics": result.metrics, "model": key or None,
+        "metrics": result.metrics, "metric_units": {name: METRIC_UNITS[name] for name in result.metrics},
+        "costs": {"commission": config.commission, "slippage": config.slippage}, "model": key or None,
         "signals": msgspec.to_builtins(p.signals) if p.signals else "model",
         "symbol": plan.symbol, "timeframe": plan.base, "bars": bars, "warmup_bars": warmup,
         "start": data.index[warmup].isoformat(), "end": data.index[-1].isoformat(),
