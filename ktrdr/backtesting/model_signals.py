@@ -58,13 +58,23 @@ def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
     if bundle.output_format != "classification":
         raise BacktestError(f"output_format {bundle.output_format!r} gives no class probabilities",
                             field="model.output_format", hint="use model_outputs() for a regression model")
+    _require_trading_classes(bundle)
     return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
+
+
+def _require_trading_classes(bundle: ModelBundle) -> None:
+    """Regime and context models name market states, not trades: reading them as BUY/HOLD/SELL would be wrong."""
+    if bundle.output_format == "classification" and tuple(bundle.classes) != CLASSES:
+        raise BacktestError(f"the model predicts {bundle.classes}, not trading signals {list(CLASSES)}",
+                            field="training.labels.source",
+                            hint="backtest a model trained on zigzag, triple_barrier or forward_return labels")
 
 
 def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *, first_bar: int = 0,
                   batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """What decide() reads: class probabilities or predicted returns; rows before `first_bar` or unscorable
     are a certain HOLD (NaN for regression, which the cost rule holds)."""
+    _require_trading_classes(bundle)
     outputs = bundle.predict(model_features(bundle, frames), batch_size=batch_size)
     outputs[:first_bar] = np.nan
     if bundle.output_format == "classification":
