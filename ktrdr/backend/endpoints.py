@@ -34,6 +34,13 @@ class Started(msgspec.Struct, kw_only=True, frozen=True):
     warnings: list[str] = []
 
 
+def _noted(started: Started, notes: list[Any]) -> Started:
+    """The reply with the strategy's warnings (keys accepted without effect) after its own."""
+    if not notes:
+        return started
+    return msgspec.structs.replace(started, warnings=[*started.warnings, *(f"strategy: {n}" for n in notes)])
+
+
 def summary(r: OperationRecord) -> dict[str, Any]:
     """The list view of a record (no parameters, no result)."""
     return {"id": r.id, "type": r.type, "status": r.status, "pool": r.pool, "worker_id": r.worker_id,
@@ -47,12 +54,15 @@ def params_of(req: Any) -> dict[str, Any]:
     return {k: v for k, v in msgspec.to_builtins(req).items() if v is not None and k != "operation_id"}
 
 
-def check_strategy(text: str) -> Any:
-    """Validate strategy text; StrategyError (path, suggestion) becomes a 400 naming `strategy_yaml.<path>`."""
+def check_strategy(text: str, warnings: list[Any] | None = None) -> Any:
+    """Validate strategy text; StrategyError (path, suggestion) becomes a 400 naming `strategy_yaml.<path>`.
+
+    Keys accepted without effect are appended to `warnings` (StrategyWarning: path, line, column).
+    """
     from ktrdr.strategy import StrategyError, validate_strategy
 
     try:
-        return validate_strategy(text)
+        return validate_strategy(text, warnings)
     except StrategyError as exc:
         raise ApiFailure(400, "invalid_strategy", str(exc), field=f"strategy_yaml.{exc.path}",
                          hint=exc.suggestion or "fix the strategy file; `ktrdr validate FILE` checks it") from None
@@ -80,14 +90,16 @@ class Endpoints:
         return await self._start("dummy", params_of(req), req.operation_id)
 
     async def training_start(self, req: api.StartTraining) -> Started:
-        """Start training (GPU first)."""
-        check_strategy(req.strategy_yaml)
-        return await self._start("training", params_of(req), req.operation_id, req.device)
+        """Start training (GPU first); the reply carries the strategy's warnings."""
+        notes: list[Any] = []
+        check_strategy(req.strategy_yaml, notes)
+        return _noted(await self._start("training", params_of(req), req.operation_id, req.device), notes)
 
     async def backtest_start(self, req: api.StartBacktest) -> Started:
-        """Start a backtest."""
-        check_strategy(req.strategy_yaml)
-        return await self._start("backtest", params_of(req), req.operation_id)
+        """Start a backtest; the reply carries the strategy's warnings."""
+        notes: list[Any] = []
+        check_strategy(req.strategy_yaml, notes)
+        return _noted(await self._start("backtest", params_of(req), req.operation_id), notes)
 
     async def data_load(self, req: api.StartDataLoad) -> Started:
         """Start a data load (served by the data worker)."""
@@ -202,8 +214,9 @@ class Endpoints:
 
     async def strategies_validate(self, req: api.ValidateStrategy) -> dict[str, Any]:
         """Check a strategy; an invalid one is a 400 naming the YAML path."""
-        cfg = check_strategy(req.strategy_yaml)
-        return {"valid": True, "name": cfg.name}
+        warnings: list[Any] = []
+        cfg = check_strategy(req.strategy_yaml, warnings)
+        return {"valid": True, "name": cfg.name, "warnings": [str(w) for w in warnings]}
 
     async def system_health(self, req: api.Empty) -> dict[str, Any]:
         """Backend identity, uptime, operation and worker counts."""

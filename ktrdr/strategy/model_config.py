@@ -106,7 +106,7 @@ class DecisionsConfig(Config, kw_only=True):
     """How model outputs become trading signals."""
 
     output_format: Literal["classification", "regression"] = "classification"
-    num_classes: Literal[3] = 3
+    num_classes: Annotated[int, Meta(ge=2)] | None = None  # None: the label source's class count
     confidence_threshold: UnitFloat = 0.5
     position_awareness: bool = True
     allow_short_from_flat: bool = False
