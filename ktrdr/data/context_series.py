@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ktrdr.data.csvio import _bad_rows, _read_table, _time_column
+from ktrdr.data.csvio import csv_numbers, csv_times, read_table
 from ktrdr.data.errors import CsvFormatError, DataError
 from ktrdr.data.frames import OHLCV_COLUMNS, make_frame
 from ktrdr.data.store import DataRepository
@@ -50,34 +50,21 @@ def context_key(name: str) -> str:
     return PREFIX + check_name(name)
 
 
-def _column(path: Path, table: pd.DataFrame, name: str) -> np.ndarray:
-    raw = table[name].str.strip()
-    values = pd.to_numeric(raw, errors="coerce")
-    if values.isna().any():
-        raise _bad_rows(path, name, values.isna().to_numpy(), raw, "not a number")
-    return values.to_numpy(dtype=np.float64)
-
-
 def read_context_csv(path: str | Path) -> pd.DataFrame:
     """A context CSV as an OHLCV frame (UTC, sorted, a duplicated timestamp keeps its last row)."""
     p = Path(path)
-    table = _read_table(p)
-    names = {c.strip().lower(): c for c in table.columns}
-    tcol = _time_column(p, table)
-    raw_time = table[tcol].str.strip()
-    stamps = pd.to_datetime(raw_time, utc=True, format="ISO8601", errors="coerce")
-    if stamps.isna().any():
-        raise _bad_rows(p, tcol, stamps.isna().to_numpy(), raw_time, "unparseable date")
+    table, names = read_table(p)
+    stamps = csv_times(p, table)
     if all(c in names for c in OHLCV_COLUMNS):
-        columns = {c: _column(p, table, names[c]) for c in OHLCV_COLUMNS}
+        columns = {c: csv_numbers(p, table, names[c]) for c in OHLCV_COLUMNS}
     else:
         value = next((names[c] for c in VALUE_COLUMNS if c in names), None)
         if value is None:
             raise CsvFormatError("missing column", path=str(p), line=1, column="value",
                                  hint="a context CSV needs timestamp,value (or timestamp,close, or full OHLCV)")
-        v = _column(p, table, value)
+        v = csv_numbers(p, table, value)
         columns = {"open": v, "high": v, "low": v, "close": v, "volume": np.zeros(len(v))}
-    frame = make_frame(stamps.to_numpy(), columns)
+    frame = make_frame(stamps, columns)
     return frame[~frame.index.duplicated(keep="last")].sort_index()
 
 
