@@ -162,7 +162,7 @@ class ContextDataEntry(Config, kw_only=True):
     """One external data source (`context_data[]`); provider-specific fields are optional."""
 
     provider: str
-    alignment: str = "forward_fill"
+    alignment: Literal["forward_fill"] = "forward_fill"  # the original aligns no other way
     symbol: str | None = None
     timeframe: str | None = None
     instrument_type: str | None = None

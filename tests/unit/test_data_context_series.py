@@ -126,3 +126,9 @@ def test_the_import_command_reports_bad_context_input_without_a_server(tmp_path:
         result = CliRunner().invoke(app, ["data", "import", *args], env=env)
         assert (result.exit_code, expected in result.output) == (1, True), result.output
         assert isinstance(result.exception, SystemExit)  # a clean exit, not an escaped error
+
+
+def test_only_the_originals_alignment_is_accepted() -> None:
+    with pytest.raises(StrategyError, match=r"context_data\[0\]\.alignment.*forward_fill"):
+        load_strategy(STRATEGY.replace("{provider: fred, series: [DGS2, BUND]}",
+                                       "{provider: fred, series: [DGS2, BUND], alignment: nearest}"))
