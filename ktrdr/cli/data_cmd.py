@@ -166,8 +166,18 @@ def _render_imports(done: list[dict[str, Any]]) -> None:
 # -- read-only views ----------------------------------------------------------------------------------------
 
 @app.command("list")
-def list_(ctx: typer.Context) -> None:
+def list_(ctx: typer.Context,
+          context: bool = typer.Option(False, "--context", help="List the context series instead "
+                                       "(imported with `ktrdr data import --context`)."),
+          ) -> None:
     """Every stored series with rows, first and last bar, and source."""
+    if context:
+        from ktrdr.data.context_series import context_infos
+
+        rows = _repo(ctx, context_infos)
+        cols = ["name", "rows", "first", "last", "source"]
+        emit(state(ctx), rows, lambda: _table("context series", cols, [[r[c] for c in cols] for r in rows]))
+        return
     infos = [_info_dict(i) for i in _repo(ctx, lambda repo: repo.list())]
     cols = ["symbol", "timeframe", "rows", "first", "last", "source"]
     emit(state(ctx), infos, lambda: _table("stored series", cols, [[i[c] for c in cols] for i in infos]))

@@ -78,6 +78,13 @@ def context_names(repo: DataRepository) -> list[str]:
     return sorted(k[len(PREFIX):] for k in repo.store.keys() if k.startswith(PREFIX))
 
 
+def context_infos(repo: DataRepository) -> list[dict[str, object]]:
+    """Every stored context series: name, rows, first and last timestamp, source."""
+    metas = ((n, repo.store.info(context_key(n)) or {}) for n in context_names(repo))
+    return [{"name": n, "rows": int(m.get("rows", 0)), "first": m.get("first", ""), "last": m.get("last", ""),
+             "source": m.get("source", "")} for n, m in metas]
+
+
 def load_context(repo: DataRepository, names: list[str]) -> dict[str, pd.DataFrame]:
     """The named context series; MissingContextError names every one that is absent."""
     found = {n: repo.get_frame(context_key(n)) for n in names}

@@ -188,3 +188,16 @@ async def test_a_missing_context_series_fails_naming_it(stack: Stack) -> None:
     assert failed.status == "failed" and failed.error.code == "MissingContextError"
     assert "yield_spread_DGS10_IRLTLT01DEM156N" in failed.error.message
     assert "ktrdr data import --context yield_spread_DGS10_IRLTLT01DEM156N" in failed.error.message
+
+
+async def test_imported_context_series_are_listed_apart_from_market_series(stack: Stack) -> None:
+    configs = [load_strategy(f.read_text()) for f in FILES]
+    expected = sorted({name for cfg in configs for name in context_source_ids(cfg)
+                       if name not in {e.symbol for e in cfg.context_data or []}})
+    listed = await asyncio.to_thread(cli, stack.settings, "--json", "data", "list", "--context")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    days = len(pd.date_range(START, END, freq="D"))
+    assert [(r["name"], r["rows"], r["source"]) for r in rows] == [(n, days, "csv") for n in expected]
+    market = json.loads((await asyncio.to_thread(cli, stack.settings, "--json", "data", "list")).output)
+    assert {m["symbol"] for m in market} == {symbol for symbol, _ in _needed_series(configs)}
