@@ -18,6 +18,7 @@ from ktrdr.bus.embedded import EmbeddedServer
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
 from ktrdr.errors import ConfigError
+from ktrdr.operations import kinds
 from ktrdr.stack_probe import wait_ready
 from ktrdr.stack_state import (WEB_ROLE, Child, StackError, StackState, StateFile, proc_start_time, served_url,
                                terminate_stack)
@@ -41,9 +42,9 @@ class StackConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     stop_timeout_s: float = 20.0
 
     def wanted(self) -> dict[str, int]:
-        """Processes wanted per role."""
-        return {"backend": 1, "backtest": self.backtest_workers, "training": self.training_workers,
-                "dummy": self.dummy_workers, "data": int(self.data_worker)}
+        """Processes wanted per role: one backend, and each worker kind's count (its option, else its default)."""
+        return {"backend": 1, **{k.name: int(getattr(self, k.stack_option)) if k.stack_option else k.stack_workers
+                                 for k in kinds.worker_kinds()}}
 
     def processes(self) -> dict[str, int]:
         """Every process wanted per role: the backend and workers, and the web monitor when asked for."""
@@ -64,9 +65,8 @@ def _args(role: str, ident: str, cfg: StackConfig) -> list[str]:
         return ["monitor", "--web", "--port", str(cfg.monitor_web_port)]
     if role == "backend":
         return ["backend", "--backend-id", ident]
-    extra = {"training": ["--pool", cfg.training_pool] if cfg.training_pool else [],
-             "data": ["--allow-no-ib"]}.get(role, [])
-    return ["worker", role, "--worker-id", ident, *extra]
+    extra = ["--pool", cfg.training_pool] if role == "training" and cfg.training_pool else []
+    return ["worker", role, "--worker-id", ident, *kinds.get(role).stack_args, *extra]
 
 
 def _free_name(role: str, taken: set[str]) -> str:

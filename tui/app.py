@@ -280,7 +280,7 @@ class MonitorApp(App[None]):
     def action_details(self) -> None:
         """Open the selected operation."""
         if (op_id := self._selected()) is not None:
-            self.push_screen(DetailScreen(op_id))
+            self.push_screen(DetailScreen(op_id, self.ops, lambda: self.client))
 
     def action_cancel_op(self) -> None:
         """Ask, then cancel the selected operation."""

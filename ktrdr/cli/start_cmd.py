@@ -9,6 +9,7 @@ import typer
 from ktrdr.cli.common import emit, fail, run, state
 from ktrdr.cli.strategies_cmd import resolve_strategy, strategy_text
 from ktrdr.cli.ops_cmd import finish
+from ktrdr.operations import kinds
 
 FOLLOW = typer.Option(False, "--follow", "-f", envvar="KTRDR_FOLLOW",
                       help="Show live progress until it ends (Ctrl-C cancels it).")
@@ -113,13 +114,37 @@ def research(ctx: typer.Context, strategy: str = STRATEGY,
 
 
 def data_load(ctx: typer.Context, symbol: str = typer.Argument(...), timeframe: str = typer.Argument(...),
-              source: str = typer.Option("synthetic", "--source", help="ib | synthetic | csv."),
+              source: Optional[str] = typer.Option(None, "--source",
+                                                   help="ib (the default) | synthetic | csv."),
               mode: str = typer.Option("tail", "--mode", help="tail | backfill | full."),
               start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
               follow: bool = FOLLOW) -> None:
     """Load market data through the data worker (the only process that talks to IB)."""
     start(ctx, "data", {"symbol": symbol, "timeframe": timeframe, "source": source, "mode": mode,
                         "start": start_, "end": end}, follow, verb="load")
+
+
+def start_any(ctx: typer.Context,
+              kind: str = typer.Argument(..., help=f"Operation type: {', '.join(kinds.names())}, or one the backend adds."),
+              params: Optional[list[str]] = typer.Argument(None, help="KEY=VALUE parameters; VALUE is JSON or text."),
+              verb: Optional[str] = typer.Option(None, "--verb", help="The API verb (default: the kind's own)."),
+              follow: bool = FOLLOW) -> None:
+    """Start an operation of any kind with its parameters (the backend checks them against the kind's struct)."""
+    known = kinds.KINDS.get(kind)  # a kind this CLI does not know may still be one the backend serves
+    start(ctx, kind, dict(_pair(p) for p in params or []), follow, verb=verb or (known.verb if known else "start"))
+
+
+def _pair(text: str) -> tuple[str, Any]:
+    """`key=value` with a JSON value (`times=3`, `symbols=["EURUSD"]`), or the text itself."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        fail(f"parameter {text!r} is not KEY=VALUE", "e.g. `ktrdr start dummy steps=3 step_seconds=0.1`")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
 
 
 def validate(ctx: typer.Context, strategy: str = STRATEGY) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 import numpy as np
 import pandas as pd
-from msgspec import Meta
 
 from ktrdr.backtesting import BacktestConfig, run_backtest
 from ktrdr.backtesting.codec import unpack
@@ -20,58 +19,17 @@ from ktrdr.backtesting.rules import ma_cross_signals
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
 from ktrdr.errors import ConfigError
 from ktrdr.strategy import StrategyConfig, load_strategy
+from ktrdr.operations import kinds
+from ktrdr.operations.params import BacktestParams
 from ktrdr.training.bundle import ModelBundle
-from ktrdr.workers.context import OperationContext, convert_params
+from ktrdr.workers.context import OperationContext
 
-PositiveInt = Annotated[int, Meta(gt=0)]
-NonNegInt = Annotated[int, Meta(ge=0)]
-NonNegFloat = Annotated[float, Meta(ge=0)]
-RESULT_NAME = "backtest"  # results bucket object `<op_id>/backtest`: BacktestResult.to_bytes()
 STEPS = ("loading model", "loading data", "signals", "simulating", "storing results")
-
-
-class SignalRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A plain, model-free signal rule: a simple-moving-average crossover."""
-
-    type: Literal["ma_cross"] = "ma_cross"
-    fast: PositiveInt = 10
-    slow: PositiveInt = 30
-
-
-class BacktestParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Parameters of a backtest operation: a model reference (or a plain `signals` rule), data and costs."""
-
-    strategy_yaml: str | None = None  # inline; its decisions override the bundle's (default: the bundle's own)
-    model: str | None = None  # registry reference: name, name@3, name/1h, name/1h_v3
-    signals: SignalRule | None = None
-    symbol: str | None = None  # default: the strategy's first symbol
-    timeframe: str | None = None  # default: the strategy's base timeframe
-    start: str | None = None
-    end: str | None = None
-    capital: Annotated[float, Meta(gt=0)] = 100_000.0
-    # Rates per fill; None: the original KTRDR's defaults (ktrdr.backtesting.costs).
-    commission: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
-    slippage: Annotated[float, Meta(ge=0, lt=0.1)] | None = None
-    position_size: Annotated[float, Meta(gt=0, le=1)] = 0.25
-    short_from_flat: bool | None = None  # default: the strategy's decisions.short_from_flat
-    progress_every_bars: PositiveInt = 10_000
-    checkpoint_every_bars: NonNegInt = 50_000
-    # Pause after every progress chunk (cancellable): slows a run down on purpose for demos and failover drills.
-    pace_s: NonNegFloat = 0.0
 
 
 def parse_params(parameters: dict[str, Any]) -> BacktestParams:
     """Validate backtest parameters, naming the bad field; exactly one of `model` and `signals`."""
-    p = convert_params(parameters, BacktestParams, "backtest")
-    if (p.model is None) == (p.signals is None):
-        raise ConfigError("give exactly one of `model` and `signals`", path="parameters.model",
-                          hint="model: a registry reference such as my_strategy/1h; signals: {type: ma_cross}")
-    if p.signals is not None and p.signals.fast >= p.signals.slow:
-        raise ConfigError(f"signals.fast ({p.signals.fast}) must be below signals.slow ({p.signals.slow})",
-                          path="parameters.signals.fast")
-    if p.model is None and p.strategy_yaml is None and (p.symbol is None or p.timeframe is None):
-        raise ConfigError("without a strategy, `symbol` and `timeframe` are required", path="parameters.symbol")
-    return p
+    return kinds.get("backtest").parse(parameters)
 
 
 class _Resumable:
@@ -204,7 +162,7 @@ def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
 
 def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     """Run one backtest operation and return its result summary (all metrics, model key, bars, range)."""
-    from ktrdr.bus.objects import ResultStore
+    from ktrdr.bus.objects import BACKTEST_RESULT, ResultStore
 
     started = time.monotonic()
     p = parse_params(ctx.parameters)
@@ -221,7 +179,7 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
                           progress=_Paced(ctx.progress, ctx.cancel, p.pace_s))
     simulate_s = time.monotonic() - simulate_at
     _step(ctx, "storing results")
-    name = ResultStore(ctx.services["objects"].results, ctx.loop).save(ctx.operation_id, RESULT_NAME,
+    name = ResultStore(ctx.services["objects"].results, ctx.loop).save(ctx.operation_id, BACKTEST_RESULT,
                                                                        result.to_bytes())
     ctx.artifacts.update({"result": name, **({"model": key} if key else {})})
     ctx.progress.update(percentage=100.0, current_step="done", steps_completed=len(STEPS), steps_total=len(STEPS))

@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-from ktrdr.errors import ConfigError, KtrdrError, RetryableError
-from ktrdr.workers.context import OperationContext, convert_params
+from ktrdr.errors import KtrdrError, RetryableError
+from ktrdr.operations import kinds
+from ktrdr.operations.params import DataLoadParams
+from ktrdr.workers.context import OperationContext
 
 log = logging.getLogger("ktrdr.workers.data")
-Source = Literal["ib", "synthetic", "csv"]
-Mode = Literal["tail", "backfill", "full"]
 RETRY_DELAY_S = 30.0  # a retryable failure (IB down, pacing) is tried again after this
-
-
-class DataLoadParams(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Parameters of a `data` operation (what `ktrdr data load` sends)."""
-
-    symbol: str
-    timeframe: str
-    source: Source = "ib"
-    mode: Mode = "tail"
-    start: str | None = None  # ISO date/time (UTC unless it says otherwise)
-    end: str | None = None
-    seed: int = 0  # synthetic only
-    csv_dir: str | None = None  # csv only: a directory on the data worker holding {SYMBOL}_{tf}.csv
 
 
 class NoIbConnection(KtrdrError, RuntimeError):
@@ -41,22 +28,7 @@ class NoIbConnection(KtrdrError, RuntimeError):
 
 def parse_params(parameters: dict[str, Any]) -> DataLoadParams:
     """Validate data-load parameters; the error names the bad field."""
-    from ktrdr.data import Timeframe, normalize_symbol, to_utc
-
-    p = convert_params(parameters, DataLoadParams, "data load")
-    normalize_symbol(p.symbol)  # DataError/TimeframeError (ValueErrors) say what is wrong
-    Timeframe.parse(p.timeframe)
-    for name in ("start", "end"):
-        value = getattr(p, name)
-        if value is not None:
-            try:
-                to_utc(value)
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"`{name}` is not an ISO date/time: {value!r} ({exc})", path=f"$.{name}") from None
-    if p.source == "csv" and not p.csv_dir:
-        raise ConfigError("a csv load needs `csv_dir`, the folder of {SYMBOL}_{timeframe}.csv files on the "
-                          "data worker", path="$.csv_dir")
-    return p
+    return kinds.get("data").parse(parameters)
 
 
 def build_provider(p: DataLoadParams, services: dict[str, Any]) -> Any:

@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ktrdr.context import Checkpointer
 from ktrdr.errors import KtrdrError
 from ktrdr.protocol.messages import GpuInfo
-from ktrdr.workers.context import OperationContext, convert_params
+from ktrdr.operations import kinds
+from ktrdr.operations.params import TrainingParams
+from ktrdr.workers.context import OperationContext
 
 if TYPE_CHECKING:  # the heavy domain (torch, pandas) loads inside the handler, not at import
     import pandas as pd
 
     from ktrdr.strategy.config import StrategyConfig
-
-Symbol = Annotated[str, msgspec.Meta(min_length=1)]
-
-
-class TrainingParams(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Parameters of a training operation (the WorkOrder's `parameters`)."""
-
-    strategy_yaml: Annotated[str, msgspec.Meta(min_length=1)]
-    symbols: list[Symbol] | None = None
-    timeframes: list[str] | None = None
-    start: str | None = None
-    end: str | None = None
-    device: Literal["auto", "gpu", "cpu"] = "auto"
-    model_name: str | None = None
-    epochs: Annotated[int, msgspec.Meta(gt=0)] | None = None  # overrides training.epochs (smoke runs)
-
 
 class MissingDataError(KtrdrError, LookupError):
     """Series the strategy needs are not in the data store; `missing` lists (symbol, timeframe) pairs."""
@@ -46,7 +32,7 @@ class MissingDataError(KtrdrError, LookupError):
 
 def parse_params(parameters: dict[str, Any]) -> TrainingParams:
     """Validate training parameters, naming the bad field."""
-    return convert_params(parameters, TrainingParams, "training")
+    return kinds.get("training").parse(parameters)
 
 
 def strategy_from_params(p: TrainingParams) -> StrategyConfig:
