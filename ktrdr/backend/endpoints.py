@@ -103,6 +103,7 @@ class Endpoints:
         carries the strategy's warnings (keys accepted without effect)."""
         params, notes = params_of(req), []  # notes: StrategyWarning of keys without effect
         checked = kind.parse(params)
+        notes: list[Any] = []  # the strategy's keys accepted without effect travel back as warnings
         if getattr(checked, "strategy_yaml", None):
             check_strategy(checked.strategy_yaml, notes)
         pool = pool_for(kind.name, getattr(checked, "device", "auto"), self.b.registry)
