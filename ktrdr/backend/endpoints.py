@@ -99,9 +99,8 @@ class Endpoints:
         return lambda req: self.start(kind, req)
 
     async def start(self, kind: kinds.OperationKind, req: Any) -> Started:
-        """Check the parameters as the worker will (and any inline strategy), then queue the operation; the reply
-        carries the strategy's warnings (keys accepted without effect)."""
-        params, notes = params_of(req), []  # notes: StrategyWarning of keys without effect
+        """Check the parameters as the worker will (and any inline strategy), then queue the operation."""
+        params = params_of(req)
         checked = kind.parse(params)
         notes: list[Any] = []  # the strategy's keys accepted without effect travel back as warnings
         if getattr(checked, "strategy_yaml", None):
