@@ -20,6 +20,7 @@ from ktrdr.backend.index import OperationsIndex
 from ktrdr.backend.parents import ParentDriver
 from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import move_waiting_gpu_orders, pool_for
+from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.cancel import CancelIntents
@@ -66,7 +67,7 @@ class Backend:
         self._tasks = [asyncio.create_task(self._every(1.0, self._route)),
                        asyncio.create_task(self._every(self.retention_every_s, self.retention_sweep))]
         self._service = await self._start_service()
-        await self.bus.nc.flush()  # the server knows our subscriptions before anyone is told we are up
+        await flush(self.bus.nc)  # the server knows our subscriptions before anyone is told we are up
         log.info("backend %s serving %s.api.* (service %s)", self.backend_id, self.bus.names.ns,
                  self.bus.names.service_name())
 
