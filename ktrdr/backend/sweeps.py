@@ -93,7 +93,9 @@ async def _submit(driver: ParentDriver, parent: OperationRecord, i: int, step: S
         from ktrdr.backend.endpoints import research_steps
         from ktrdr.operations import kinds
 
-        steps = research_steps(kinds.get("research").parse(params))
+        from ktrdr.strategy import validate_strategy
+
+        steps = research_steps(kinds.get("research").parse(params), validate_strategy(params["strategy_yaml"]))
         child = await create_parent(driver.bus, "research", steps, op_id=op_id, parent_id=parent.id)
         await tr.apply(driver.bus.ops, parent.id, tr.add_child(child.id))
         await driver.drive(child.id)
