@@ -72,7 +72,7 @@ class ParentDriver:
         steps = [msgspec.convert(s, Step) for s in parent.parameters.get("steps", [])]
         children = [await self.bus.ops.find(child_id(parent, i, s.type)) for i, s in enumerate(steps)]
         if parent.terminal or parent.cancel_requested:
-            await self._cancel_children(parent, children)
+            await self.cancel_children(parent, children)
             return
         await self._update_progress(parent, steps, children)
         for i, (step, child) in enumerate(zip(steps, children)):
@@ -124,7 +124,8 @@ class ParentDriver:
             error = ErrorInfo(code=error.code, message=f"{failed_child.type} step failed: {error.message}")
         await tr.apply(self.bus.ops, parent.id, tr.finish(parent.attempt, status, error=error))
 
-    async def _cancel_children(self, parent: OperationRecord, children: list[OperationRecord | None]) -> None:
+    async def cancel_children(self, parent: OperationRecord, children: list[OperationRecord | None]) -> None:
+        """Cancel the active children; the parent ends `cancelled` once none is active."""
         for child in children:
             if child is not None and child.active and not child.cancel_requested:
                 try:

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 Children = list[OperationRecord | None]
 
 
-
 def sweep_plan(p: SweepParams) -> tuple[list[Step], dict[str, Any]]:
     """Every variant expanded and validated (a bad path or value is a 400 naming it), as steps and parameters."""
     from ktrdr.backend.errors import ApiFailure
@@ -63,7 +62,7 @@ async def drive_sweep(driver: ParentDriver, parent: OperationRecord) -> None:
     steps = [msgspec.convert(s, Step) for s in parent.parameters.get("steps", [])]
     children: Children = [await _child(driver, child_id(parent, i, s.type)) for i, s in enumerate(steps)]
     if parent.terminal or parent.cancel_requested:  # rare: read the children fresh, a stale one may have ended
-        await driver._cancel_children(parent, [await driver.bus.ops.find(c.id) if c else None for c in children])
+        await driver.cancel_children(parent, [await driver.bus.ops.find(c.id) if c else None for c in children])
         return
     await _progress(driver, parent, children)
     free = int(parent.parameters.get("max_parallel", 4)) - sum(1 for c in children if c is not None and c.active)
