@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 import pytest_asyncio
 
@@ -190,7 +189,7 @@ async def test_sigkilled_worker_mid_sweep_every_variant_still_completes(
     body = sweep({LAYERS: [[8], [16], [24]], THRESHOLD: [0.02, 0.03]}, epochs=6, max_parallel=3)
     body["strategy_yaml"] = example_yaml(batch_size=16, early_stopping=None, checkpoint={"every_epochs": 1})
     victim = spawn_worker_process(quick, "training", "victim", tmp_path, "--pool", "cpu")
-    pool = WorkerPool(msgspec.structs.replace(quick))
+    pool = WorkerPool(quick)
     try:
         sweep_id = (await api.start("sweep", body))["operation_id"]
         await _wait_victim_training(bus, sweep_id)
