@@ -14,16 +14,18 @@ import pytest
 import pytest_asyncio
 
 from ktrdr.bus.handle import Bus
-from ktrdr.bus.objects import ObjectStores
+from ktrdr.bus.objects import ObjectFrameStore, ObjectStores
 from ktrdr.client import KtrdrClient
 from ktrdr.config import Settings
+from ktrdr.data import DataRepository
 from ktrdr.errors import KtrdrError
 from ktrdr.strategy import load_strategy
+from ktrdr.training.synthetic import planted_ohlcv
 from ktrdr.workers.backtest import run_backtest_op
 from ktrdr.workers.training import run_training_op
 from tests.helpers import spawn_worker_process, wait_record
 from tests.integration.conftest import BackendPool, WorkerPool
-from tests.integration.test_training_worker import cli, example_yaml, stores  # noqa: F401  (fixture)
+from tests.integration.test_training_worker import BARS, cli, example_yaml, stores  # noqa: F401  (fixture)
 
 LAYERS = "model.architecture.hidden_layers"
 THRESHOLD = "training.labels.zigzag_threshold"
@@ -214,3 +216,27 @@ async def _wait_victim_training(bus: Bus, sweep_id: str) -> None:
                 if child.worker_id == "victim" and child.metrics_count >= 1:
                     return
             await asyncio.sleep(0.1)
+
+
+async def test_a_failed_variant_is_a_row_and_only_all_failing_fails_the_sweep(
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient, workers: WorkerPool) -> None:  # noqa: F811
+    bus, objects = stores  # only EURUSD is stored: a variant on another symbol fails on its worker
+    await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None)
+    symbol = "training_data.symbols.symbol"
+    mixed = await wait_record(bus, (await api.start("sweep", sweep({symbol: ["GBPUSD", "EURUSD"]})))["operation_id"],
+                              lambda r: r.terminal, timeout=60)
+    assert mixed.status == "completed" and (mixed.result["completed"], mixed.result["failed"]) == (1, 1)
+    best, failed = mixed.result["ranking"]
+    assert best["rank"] == 1 and best["overrides"] == {symbol: "EURUSD"}
+    assert failed["rank"] is None and failed["status"] == "failed" and "GBPUSD" in failed["error"]
+    lost = await wait_record(bus, (await api.start("sweep", sweep({symbol: ["GBPUSD", "USDJPY"]})))["operation_id"],
+                             lambda r: r.terminal, timeout=60)
+    assert lost.status == "failed" and lost.result["failed"] == 2 and "every variant failed" in lost.error.message
+    # resuming re-runs the failed variants only: with GBPUSD stored now, that one completes
+    repo = DataRepository(ObjectFrameStore(objects.data, asyncio.get_running_loop()))
+    await asyncio.to_thread(repo.save, "GBPUSD", "1h", planted_ohlcv(BARS, seed=2), "synthetic")
+    await api.resume(lost.id)
+    again = await wait_record(bus, lost.id, lambda r: r.terminal and r.attempt == 2, timeout=60)
+    assert again.status == "completed" and again.children == lost.children
+    assert [(r["overrides"][symbol], r["status"]) for r in again.result["ranking"]] == [("GBPUSD", "completed"),
+                                                                                      ("USDJPY", "failed")]
