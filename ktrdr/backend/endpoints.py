@@ -191,7 +191,8 @@ class Endpoints:
     async def _resume_parent(self, parent: OperationRecord) -> Started:
         resumed = await tr.apply(self.b.bus.ops, parent.id, tr.resume())
         assert resumed is not None
-        await tr.apply(self.b.bus.ops, parent.id, tr.restart_parent())
+        # Children first, the parent back to running last: a drive in between would otherwise see the
+        # parent running over children still failed, and settle it failed again.
         for child_id in parent.children:
             child = await self.b.bus.ops.find(child_id)
             if child is not None and child.status in ("failed", "cancelled"):
@@ -199,6 +200,7 @@ class Endpoints:
                     await self._resume_parent(child)
                 else:
                     await ops.resume(self.b.bus, child_id)
+        await tr.apply(self.b.bus.ops, parent.id, tr.restart_parent())
         await self.b.parents.drive(parent.id)
         return Started(operation_id=parent.id, type=parent.type, status="running", pool="")
 
