@@ -7,8 +7,10 @@ from typing import Any, Optional
 import msgspec
 import typer
 
-from ktrdr.cli.common import emit, fail, run, state
+from ktrdr.cli import checks
+from ktrdr.cli.common import dumps, emit, fail, run, state
 
+OP_ID = typer.Argument(..., help="Operation id.", callback=checks.op_id)
 app = typer.Typer(invoke_without_command=True, help="List operations, or `ktrdr ops show OP_ID`.")
 
 
@@ -34,7 +36,7 @@ def ops(ctx: typer.Context,
 
 
 @app.command()
-def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.")) -> None:
+def show(ctx: typer.Context, op_id: str = OP_ID) -> None:
     """One operation in full (read straight from the operations store: works without a backend)."""
     from ktrdr.cli.render import record_view
     from ktrdr.cli.session import open_client
@@ -49,7 +51,7 @@ def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id
     emit(state(ctx), msgspec.to_builtins(record), lambda: record_view(record))
 
 
-def follow_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.")) -> None:
+def follow_cmd(ctx: typer.Context, op_id: str = OP_ID) -> None:
     """Watch an operation's progress live; Ctrl-C detaches (the operation keeps running)."""
     finish(ctx, follow_and_report(ctx, op_id, started_here=False))
 
@@ -80,7 +82,7 @@ def finish(ctx: typer.Context, record: Any) -> None:
         fail(f"{record.id} {record.status}" + (f": {record.error.message}" if record.error else ""), hint)
 
 
-def cancel_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+def cancel_cmd(ctx: typer.Context, op_id: str = OP_ID,
                reason: str = typer.Option("cancelled by user", "--reason", help="Why (stored on the record)."),
                ) -> None:
     """Cancel an operation: a pending one at once, a running one at its next check (with a checkpoint)."""
@@ -95,7 +97,7 @@ def cancel_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operat
         f"{op_id}: {'cancelled' if data['status'] == 'cancelled' else 'cancel requested (running)'}"))
 
 
-def resume_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+def resume_cmd(ctx: typer.Context, op_id: str = OP_ID,
                follow_: bool = typer.Option(False, "--follow", "-f", help="Watch it until it ends.")) -> None:
     """Resume a failed or cancelled operation from its last checkpoint."""
     from ktrdr.cli.session import open_client
@@ -125,7 +127,8 @@ def workers_cmd(ctx: typer.Context) -> None:
 
 
 def events_cmd(ctx: typer.Context,
-               op_id: Optional[str] = typer.Option(None, "--op", help="Only this operation's events."),
+               op_id: Optional[str] = typer.Option(None, "--op", help="Only this operation's events.",
+                                                 callback=checks.op_id),
                count: int = typer.Option(0, "--count", min=0, help="Stop after this many events (0: forever).")
                ) -> None:
     """Tail operation events as they happen (an example event subscriber); Ctrl-C stops."""
@@ -139,7 +142,7 @@ def events_cmd(ctx: typer.Context,
         async with open_client(state(ctx).settings) as client:
             ready = lambda subject: print(f"listening on {subject}", file=sys.stderr, flush=True)  # noqa: E731
             async for subject, event in client.events(op_id, on_ready=ready):
-                line = msgspec.json.encode(event).decode() if state(ctx).as_json else event_line(subject, event)
+                line = dumps(msgspec.to_builtins(event), None) if state(ctx).as_json else event_line(subject, event)
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()
                 seen += 1

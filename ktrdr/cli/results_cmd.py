@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import emit, run, state
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def _render_trades(console: Any, data: dict[str, Any]) -> None:
 
 
 @app.command()
-def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.", callback=checks.op_id),
          trades: bool = typer.Option(False, "--trades", help="Also list the trades (backtests)."),
          equity: bool = typer.Option(False, "--equity", help="Also show the equity curve (backtests)."),
          limit: int = typer.Option(20, "--limit", min=0, help="Trades to list (0: all)."),

@@ -6,12 +6,14 @@ from typing import Any, Optional
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import run, state
 
 app = typer.Typer(no_args_is_help=True, help="Run a worker (it takes work from its pool until stopped).")
 
 CAPACITY = typer.Option(1, "--capacity", envvar="KTRDR_WORKER_CAPACITY", min=1, help="Operations at once.")
-WORKER_ID = typer.Option(None, "--worker-id", envvar="KTRDR_WORKER_ID", help="Stable id (default: generated).")
+WORKER_ID = typer.Option(None, "--worker-id", envvar="KTRDR_WORKER_ID", help="Stable id (default: generated).",
+                         callback=checks.namespace)
 GRACE = typer.Option(10.0, "--grace", envvar="KTRDR_WORKER_GRACE_S",
                      help="Seconds a cancelled operation may take to stop before it is abandoned.")
 BURST = typer.Option(False, "--burst", help="Exit once the queue is empty.")
