@@ -84,6 +84,16 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+    except Exception as exc:
+        from ktrdr.cli.session import UserCancelled
+
+        if not isinstance(exc, UserCancelled):
+            raise
+        if OUTPUT["json"]:  # the final record, as a completed follow prints it
+            import msgspec
+
+            sys.stdout.write(dumps(msgspec.to_builtins(exc.record)) + "\n")
+        raise typer.Exit(130) from None
     raise AssertionError("unreachable")
 
 

@@ -186,7 +186,8 @@ def show(ctx: typer.Context, symbol: str = SYMBOL, timeframe: str = TIMEFRAME,
 @app.command()
 def gaps(ctx: typer.Context, symbol: str = SYMBOL, timeframe: str = TIMEFRAME,
          calendar: Optional[str] = typer.Option(None, "--calendar", help="us_stock, fx or crypto "
-                                                "(default: fx for currency pairs, else us_stock)."),
+                                                "(default: fx for currency pairs, else us_stock).",
+                                                callback=checks.one_of("us_stock", "fx", "crypto")),
          show_all: bool = typer.Option(False, "--all", help="List expected gaps (weekends, holidays) too."),
          ) -> None:
     """Missing bars of a series, expected (market closed) or not, and the coverage of trading time."""

@@ -77,9 +77,22 @@ def finish(ctx: typer.Context, record: Any) -> None:
         raise typer.Exit(130)
     emit(state(ctx), msgspec.to_builtins(record), lambda: record_view(record))
     if record.status != "completed":
-        hint = f"`ktrdr resume {record.id}` continues it from its checkpoint" if record.status in (
-            "failed", "cancelled") else None
-        fail(f"{record.id} {record.status}" + (f": {record.error.message}" if record.error else ""), hint)
+        fail(f"{record.id} {record.status}" + (f": {record.error.message}" if record.error else ""),
+             resume_hint(record))
+
+
+# Failures of what was asked for (a bad strategy, missing data, a bad date): running again cannot fix them.
+INPUT_ERRORS = ("ConfigError", "StrategyError", "DataError", "DataNotFoundError", "TimeframeError", "ValueError",
+                "TypeError", "KeyError", "ProtocolError", "invalid", "invalid_strategy")
+
+
+def resume_hint(record: Any) -> str | None:
+    """`ktrdr resume` when resuming can help: a cancel, or a failure that is not the input's fault."""
+    if record.status == "failed" and record.error is not None and record.error.code in INPUT_ERRORS:
+        return "fix what the message names and start it again"
+    if record.status in ("failed", "cancelled"):
+        return f"`ktrdr resume {record.id}` continues it from its checkpoint"
+    return None
 
 
 def cancel_cmd(ctx: typer.Context, op_id: str = OP_ID,

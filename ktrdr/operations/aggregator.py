@@ -40,9 +40,8 @@ def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
             progress = Progress(**{f: getattr(ev, f) for f in _PROGRESS_FIELDS})
             return msgspec.structs.replace(r, progress=progress, progress_seq=ev.seq)
         case OperationCompleted() if r.status == "running":
-            done = msgspec.structs.replace(r.progress, percentage=100.0)
             return tr.moved(r, "completed", result=ev.result, artifacts={**r.artifacts, **ev.artifacts},
-                            progress=done)
+                            progress=tr.final_progress(r.progress, "completed"))
         case OperationFailed() if r.status == "running":
             return tr.moved(r, "failed", error=ev.error)
         case OperationCancelledEvent() if r.status == "running":

@@ -96,6 +96,13 @@ def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
     return mutate
 
 
+def final_progress(progress: Progress, status: str) -> Progress:
+    """Progress as a terminal record shows it: a completed one is at 100 % with no stale step text."""
+    if status != "completed":
+        return progress
+    return msgspec.structs.replace(progress, percentage=100.0, current_step="", current_item="")
+
+
 def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: dict | None = None,
            error: ErrorInfo | None = None, reason: str = "") -> Mutation:
     """running → completed/failed/cancelled for the given attempt (stale attempts and terminal records skip)."""
@@ -103,9 +110,8 @@ def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: 
     def mutate(r: OperationRecord) -> OperationRecord:
         if r.terminal or attempt < r.attempt or r.status != "running":
             raise Skip
-        pct = 100.0 if status == "completed" else r.progress.percentage
         return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
-                     error=error, progress=msgspec.structs.replace(r.progress, percentage=pct),
+                     error=error, progress=final_progress(r.progress, status),
                      cancel_reason=r.cancel_reason or reason)
 
     return mutate
