@@ -33,7 +33,7 @@ app.add_typer(ops_cmd.app, name="ops")
 for _name, _fn in (("follow", ops_cmd.follow_cmd), ("cancel", ops_cmd.cancel_cmd), ("resume", ops_cmd.resume_cmd),
                    ("workers", ops_cmd.workers_cmd), ("events", ops_cmd.events_cmd), ("dummy", start_cmd.dummy),
                    ("train", start_cmd.train), ("backtest", start_cmd.backtest), ("research", start_cmd.research),
-                   ("validate", start_cmd.validate)):
+                   ("validate", start_cmd.validate), ("start", start_cmd.start_any)):
     app.command(_name)(_fn)
 data_cmd.app.command("load")(start_cmd.data_load)
 app.add_typer(worker_cmd.app, name="worker")

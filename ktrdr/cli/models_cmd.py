@@ -11,7 +11,7 @@ from ktrdr.cli import checks
 from ktrdr.cli.common import State, emit, run, state
 
 T = TypeVar("T")
-app = typer.Typer(no_args_is_help=True, help="Trained model bundles (versioned per strategy and timeframe).")
+app = typer.Typer(no_args_is_help=True, help="Trained model bundles (versioned per strategy, symbol set and timeframe).")
 JSON = typer.Option(False, "--json", help="Machine-readable output (same as the global --json).")
 
 
@@ -40,7 +40,7 @@ async def _list(store: Any, strategy: str | None) -> list[dict[str, Any]]:
     from ktrdr.bus.objects_models import list_models, resolve_model
 
     rows = [m for m in await list_models(store) if strategy in (None, m["strategy"])]
-    latest = {await resolve_model(store, f"{s}/{tf}") for s, tf in {(m["strategy"], m["timeframe"]) for m in rows}}
+    latest = {await resolve_model(store, f"{s}/{line}") for s, line in {(m["strategy"], m["line"]) for m in rows}}
     return [m | {"latest": m["key"] in latest} for m in rows]
 
 
@@ -48,7 +48,8 @@ async def _list(store: Any, strategy: str | None) -> list[dict[str, Any]]:
 def list_(ctx: typer.Context, strategy: Optional[str] = typer.Option(None, "--strategy", help="Only this one.",
                                                         callback=checks.name),
           as_json: bool = JSON) -> None:
-    """Every stored bundle version: strategy, timeframe, version, size, created, which one is latest."""
+    """Every stored bundle version: strategy, symbols (of a multi-symbol model), timeframe, version, size,
+    created, which one is latest."""
     st = _state(ctx, as_json)
     rows = _with_models(st, lambda store: _list(store, strategy))
     emit(st, rows, lambda: _render_list(rows))
@@ -61,9 +62,10 @@ def _render_list(rows: list[dict[str, Any]]) -> None:
     if not rows:
         typer.echo("no models stored (train one: ktrdr train STRATEGY.yaml)")
         return
-    table = Table("key", "strategy", "timeframe", "version", "size", "created", "latest")
+    table = Table("key", "strategy", "symbols", "timeframe", "version", "size", "created", "latest")
     for r in rows:
-        table.add_row(r["key"], r["strategy"], r["timeframe"], str(r["version"]), f"{r['size'] / 1024:.1f} KiB",
+        table.add_row(r["key"], r["strategy"], ",".join(r["symbols"]) or "-", r["timeframe"], str(r["version"]),
+                      f"{r['size'] / 1024:.1f} KiB",
                       str(r["created"])[:19], "*" if r["latest"] else "")
     Console().print(table)
 
@@ -83,7 +85,8 @@ async def _show(store: Any, ref: str) -> dict[str, Any]:
 
 @app.command()
 def show(ctx: typer.Context,
-         ref: str = typer.Argument(..., help="strategy, strategy@N, strategy/1h (its latest) or strategy/1h_vN.",
+         ref: str = typer.Argument(..., help="strategy, strategy@N, strategy/1h (its latest), strategy/1h_vN; "
+                                                  "a multi-symbol model also strategy/EURUSD+GBPUSD_1h_vN.",
                                   callback=checks.model_ref),
          yaml_: bool = typer.Option(False, "--yaml", help="Also print the strategy YAML the model was trained on."),
          as_json: bool = JSON) -> None:
@@ -117,6 +120,7 @@ def _render_show(info: dict[str, Any], with_yaml: bool) -> None:
                   f"{info['parameters']} parameters"),
         ("features", f"{len(info['feature_names'])}: {', '.join(info['feature_names'])}"),
         ("labels", ", ".join(f"{k}={v}" for k, v in info["label_config"].items())),
+        ("weighting", data.get("labels", {}).get("sample_weighting", "uniform")),
         ("test", _headline(info["metrics"].get("test", {}))),
         ("training", f"{training.get('epochs_run')} epochs (best {training.get('best_epoch')}), "
                      f"device {training.get('device')}, {training.get('duration_s', 0):.1f}s"),

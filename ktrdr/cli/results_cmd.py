@@ -19,19 +19,14 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 async def fetch(settings: Settings, op_id: str, blob: bool) -> tuple[Any, BacktestResult | None]:
     """The operation record and (when asked and stored) its backtest result from the results bucket."""
-    from ktrdr.backtesting import BacktestResult
     from ktrdr.bus.handle import Bus
-    from ktrdr.bus.objects import load_result
+    from ktrdr.bus.objects import backtest_result
     from ktrdr.bus.resolve import resolve_url
-    from ktrdr.workers.backtest import RESULT_NAME
 
     bus = await Bus.open(settings, resolve_url(settings), name="ktrdr-results")
     try:
         record, _ = await bus.ops.get(op_id)
-        if not blob or "result" not in record.artifacts:
-            return record, None
-        store = await bus.js.object_store(bus.names.bucket("results"))
-        return record, BacktestResult.from_bytes(await load_result(store, op_id, RESULT_NAME))
+        return record, await backtest_result(bus.js, bus.names, record) if blob else None
     finally:
         await bus.close()
 

@@ -10,6 +10,7 @@ from ktrdr.cli import checks
 from ktrdr.cli.common import emit, fail, run, state
 from ktrdr.cli.strategies_cmd import resolve_strategy, strategy_text
 from ktrdr.cli.ops_cmd import finish
+from ktrdr.operations import kinds
 
 FOLLOW = typer.Option(False, "--follow", "-f", envvar="KTRDR_FOLLOW",
                       help="Show live progress until it ends (Ctrl-C cancels it).")
@@ -127,8 +128,9 @@ def data_load(ctx: typer.Context,
               symbol: str = typer.Argument(..., help="Symbol, e.g. EURUSD or AAPL.", callback=checks.symbol),
               timeframe: str = typer.Argument(..., help="Timeframe: 1m 5m 15m 30m 1h 4h 1d 1w.",
                                               callback=checks.timeframe),
-              source: str = typer.Option("synthetic", "--source", help="ib | synthetic | csv.",
-                                         callback=checks.one_of("ib", "synthetic", "csv")),
+              source: Optional[str] = typer.Option(None, "--source", help="ib | synthetic | csv (default: ib "
+                                                   "when a data worker reports IB, else it asks).",
+                                                   callback=checks.one_of("ib", "synthetic", "csv")),
               mode: str = typer.Option("tail", "--mode", help="tail | backfill | full.",
                                        callback=checks.one_of("tail", "backfill", "full")),
               start_: Optional[str] = START, end: Optional[str] = END, follow: bool = FOLLOW) -> None:
@@ -136,6 +138,29 @@ def data_load(ctx: typer.Context,
     checks.period(start_, end)
     start(ctx, "data", {"symbol": symbol, "timeframe": timeframe, "source": source, "mode": mode,
                         "start": start_, "end": end}, follow, verb="load")
+
+
+def start_any(ctx: typer.Context,
+              kind: str = typer.Argument(..., help=f"Operation type: {', '.join(kinds.names())}, or one the backend adds."),
+              params: Optional[list[str]] = typer.Argument(None, help="KEY=VALUE parameters; VALUE is JSON or text."),
+              verb: Optional[str] = typer.Option(None, "--verb", help="The API verb (default: the kind's own)."),
+              follow: bool = FOLLOW) -> None:
+    """Start an operation of any kind with its parameters (the backend checks them against the kind's struct)."""
+    known = kinds.KINDS.get(kind)  # a kind this CLI does not know may still be one the backend serves
+    start(ctx, kind, dict(_pair(p) for p in params or []), follow, verb=verb or (known.verb if known else "start"))
+
+
+def _pair(text: str) -> tuple[str, Any]:
+    """`key=value` with a JSON value (`times=3`, `symbols=["EURUSD"]`), or the text itself."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        fail(f"parameter {text!r} is not KEY=VALUE", "e.g. `ktrdr start dummy steps=3 step_seconds=0.1`")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
 
 
 def validate(ctx: typer.Context, strategy: str = STRATEGY) -> None:

@@ -8,7 +8,8 @@ from ktrdr.strategy.structs import Config, NonNegFloat, PositiveFloat, PositiveI
 
 
 class ZigzagLabels(Config, kw_only=True):
-    """BUY/HOLD/SELL from the first `zigzag_threshold` move within `label_lookahead` bars."""
+    """BUY/SELL over whole rising/falling legs between ZigZag extremes of `zigzag_threshold`, HOLD at the
+    extremes; `label_lookahead` bounds the embargo (segment labels themselves have no fixed horizon)."""
 
     source: Literal["zigzag"] = "zigzag"
     zigzag_threshold: PositiveFloat = 0.02
@@ -24,23 +25,23 @@ class ForwardReturnLabels(Config, kw_only=True):
 
 
 class TripleBarrierLabels(Config, kw_only=True):
-    """Take-profit / stop-loss / time barriers scaled by volatility (López de Prado)."""
+    """Take-profit / stop-loss / time barriers scaled by volatility (López de Prado). The ATR names
+    (profit_target_atr, stop_loss_atr, max_holding_bars, atr_period) are another spelling of pt_multiplier,
+    sl_multiplier, max_holding_period and vol_span with the "atr" volatility; when set they win."""
 
-    IGNORED: ClassVar[dict[str, str]] = {
-        "profit_target_atr": "the take-profit barrier is set by pt_multiplier",
-        "stop_loss_atr": "the stop-loss barrier is set by sl_multiplier",
-        "max_holding_bars": "the time barrier is set by max_holding_period",
-        "atr_period": "volatility is smoothed over vol_span",
-    }
     source: Literal["triple_barrier"] = "triple_barrier"
     pt_multiplier: PositiveFloat = 2.0
     sl_multiplier: PositiveFloat = 1.5
     max_holding_period: PositiveInt = 50
     vol_span: PositiveInt = 50
-    vol_method: str = "atr"
+    vol_method: Literal["atr", "close"] = "atr"
     cusum_threshold: float | None = None
     cusum_multiplier: PositiveFloat = 0.5
     compute_weights: bool = False
+    profit_target_atr: PositiveFloat | None = None
+    stop_loss_atr: PositiveFloat | None = None
+    max_holding_bars: PositiveInt | None = None
+    atr_period: PositiveInt | None = None
 
 
 class RegimeLabels(Config, kw_only=True):
@@ -82,7 +83,7 @@ def label_span(labels: LabelConfig) -> int:
         case ZigzagLabels():
             return labels.label_lookahead
         case TripleBarrierLabels():
-            return labels.max_holding_period
+            return labels.max_holding_bars or labels.max_holding_period
         case RegimeLabels():
             return labels.vol_lookback
         case _:

@@ -14,15 +14,15 @@ from ktrdr.training.errors import TrainingError
 N_CLASSES = 3
 
 
-def class_weights(y: torch.Tensor, mode: str) -> torch.Tensor | None:
+def class_weights(y: torch.Tensor, mode: str, n_classes: int = N_CLASSES) -> torch.Tensor | None:
     """Inverse-frequency weights n / (k * count_c) (absent classes get 1.0), or None for mode 'none'."""
     if mode == "none":
         return None
     if mode != "inverse_frequency":
         raise TrainingError(f"unknown class_weights {mode!r}", field="training.class_weights",
                             hint="use inverse_frequency or none")
-    counts = torch.bincount(y, minlength=N_CLASSES).double()
-    weights = torch.where(counts > 0, counts.sum() / (N_CLASSES * counts.clamp(min=1)), torch.ones_like(counts))
+    counts = torch.bincount(y, minlength=n_classes).double()
+    weights = torch.where(counts > 0, counts.sum() / (n_classes * counts.clamp(min=1)), torch.ones_like(counts))
     return weights.float()
 
 

@@ -30,7 +30,8 @@ from ktrdr.strategy import load_strategy
 from ktrdr.training.bundle import ModelBundle
 from ktrdr.training.pipeline import run_training
 from ktrdr.training.synthetic import planted_ohlcv
-from ktrdr.workers.backtest import RESULT_NAME, run_backtest_op
+from ktrdr.bus.objects import BACKTEST_RESULT as RESULT_NAME
+from ktrdr.workers.backtest import run_backtest_op
 from tests.helpers import spawn_worker_process, wait_record
 from tests.integration.conftest import WorkerPool
 from tests.unit.test_backtest_model_signals import STRATEGY

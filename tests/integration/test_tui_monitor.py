@@ -81,6 +81,8 @@ async def test_cancel_asks_first_and_works_without_a_backend(settings: Settings,
     async with app.run_test(size=SIZE) as pilot:
         op = await submit(bus, "dummy", "cpu", {"steps": 200, "step_seconds": 0.1})
         await until(pilot, lambda: status_of(app, op.id) == "running", what="running")
+        # `c` acts on the selected row, which exists once the table's coalesced redraw has shown it
+        await until(pilot, lambda: short_id(op.id) in table_text(app, "operations"), what="row shown")
         await pilot.press("c")
         assert isinstance(app.screen, ConfirmCancel)
         await pilot.press("n")  # changed our mind: nothing happens

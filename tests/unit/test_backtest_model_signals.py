@@ -126,6 +126,11 @@ def test_a_bundle_whose_features_disagree_is_refused(frame: pd.DataFrame, bundle
     regression = dataclasses.replace(bundle, output_format="regression")
     with pytest.raises(BacktestError, match="regression"):
         model_probabilities(regression, {"1h": frame})
+    context = dataclasses.replace(bundle, classes=["BULLISH", "BEARISH", "NEUTRAL"])
+    with pytest.raises(BacktestError, match="not trading signals"):
+        model_probabilities(context, {"1h": frame})
+    with pytest.raises(BacktestError, match="not trading signals"):
+        model_signals(context, {"1h": frame})
 
 
 def test_ma_cross_marks_the_crossing_bars() -> None:

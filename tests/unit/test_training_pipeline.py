@@ -36,6 +36,8 @@ nn_inputs:
 model: {type: %s, architecture: {hidden_layers: [16], dropout: 0.0, sequence_length: 4}}
 training:
   labels: {source: zigzag, zigzag_threshold: 0.02, label_lookahead: 10}
+  # Segment labels make HOLD rare (extremes only): inverse-frequency weights would trade accuracy for it.
+  class_weights: none
   epochs: 12
   batch_size: 64
   learning_rate: 0.01
@@ -60,6 +62,10 @@ def test_planted_signal_beats_baseline_and_reports_steps(frames: dict) -> None:
     assert summary["model"]["parameters"] > 0 and summary["device"] == "cpu"
     assert summary["data"]["samples"]["train"] > summary["data"]["samples"]["test"]
     assert bundle.feature_names == ["1h_rsi_7_oversold", "1h_rsi_7_neutral", "1h_rsi_7_overbought", "1h_rsi_7"]
+    labels = summary["labels"]
+    assert labels["source"] == "zigzag" and labels["sample_weighting"] == "uniform"
+    assert labels["classes"] == ["BUY", "HOLD", "SELL"] == bundle.classes
+    assert sum(labels["train_counts"].values()) == summary["data"]["samples"]["train"]
 
 
 def test_bundle_reproduces_its_inputs_and_predictions_after_round_trip(frames: dict) -> None:

@@ -9,6 +9,7 @@ from ktrdr.context import CancelToken, MemoryCheckpointer, ProgressReporter
 from ktrdr.errors import OperationCancelled
 from ktrdr.strategy.config import (CheckpointConfig, EarlyStoppingConfig, ModelConfig, SchedulerConfig,
                                    TrainingConfig, model_config)
+from ktrdr.training.errors import TrainingError
 from ktrdr.training.evaluate import classification_metrics
 from ktrdr.training.synthetic import planted_features
 from ktrdr.training.trainer import train_model
@@ -146,3 +147,28 @@ def test_checkpoints_every_n_epochs_and_at_the_end_with_every_scheduler() -> Non
         assert ckpt.saves == 3  # after epochs 2 and 4, and the finished state after 5
         assert _train(_cfg(epochs=5, lr_scheduler=SchedulerConfig(type=kind)), checkpointer=ckpt).epochs_run == 5
         assert out.history[-1]["learning_rate"] <= out.history[0]["learning_rate"]
+
+
+def _predicted(outcome, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return outcome.model(torch.as_tensor(x)).argmax(dim=1).numpy()
+
+
+def test_sample_weights_decide_which_samples_an_epoch_draws() -> None:
+    # Weight only on BUY rows: every draw is a BUY sample, so the model learns to say BUY everywhere.
+    xt, yt, xv, yv = _data()
+    only_buy = (yt == 0).astype(float)
+    skewed = _train(_cfg(class_weights="none"), data=(xt, yt, xv, yv), sample_weights=only_buy)
+    assert (_predicted(skewed, xv) == 0).mean() > 0.95
+    uniform = _train(_cfg(class_weights="none"), data=(xt, yt, xv, yv), sample_weights=np.ones(len(yt)))
+    assert (_predicted(uniform, xv) == 0).mean() < 0.6
+    with pytest.raises(TrainingError, match="sample weights must be 800"):
+        _train(_cfg(), data=(xt, yt, xv, yv), sample_weights=np.ones(5))
+
+
+def test_four_classes_train_a_four_logit_model() -> None:
+    xt, yt, xv, yv = _data()
+    yt4, yv4 = np.where(xt[:, 2] > 1.0, 3, yt), np.where(xv[:, 2] > 1.0, 3, yv)
+    out = _train(_cfg(), data=(xt, yt4, xv, yv4), n_classes=4)
+    assert out.model(torch.as_tensor(xv[:2])).shape == (2, 4)
+    assert 3 in _predicted(out, xv)
