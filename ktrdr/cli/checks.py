@@ -112,7 +112,7 @@ def period(start: Optional[str], end: Optional[str], prefix: str = "") -> None:
 
 def model_ref(value: Optional[str]) -> Optional[str]:
     """A model reference: NAME, NAME@N, NAME/1h or NAME/1h_vN."""
-    if value is not None and not re.match(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}(@\d{1,9}|/[A-Za-z0-9_]{1,32})?$",
+    if value is not None and not re.match(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}(@\d{1,9}|/[A-Za-z0-9_+.-]{1,200})?$",
                                           value):
         raise BadInput(f"{_shown(value)} is not a model reference",
                        "write NAME, NAME@N, NAME/1h or NAME/1h_vN; `ktrdr models list` shows them")

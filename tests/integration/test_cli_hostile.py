@@ -23,9 +23,10 @@ from ktrdr.cli.main import app, main
 from ktrdr.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# Commands that start long-lived processes or a local stack: only their id options are fed (checked at parse).
-SERVING = {"demo", "up", "down", "status", "monitor", "nats", "backend", "worker"}
-ID_OPTIONS = {("worker", "dummy", "--worker-id"), ("worker", "backtest", "--worker-id"), ("backend", "--backend-id")}
+# Commands that serve or tail until stopped: only their id options are fed, and only malformed values (a
+# well-formed one would start serving).
+SERVING = {"demo", "up", "down", "status", "monitor", "nats", "backend", "worker", "events"}
+ID_OPTIONS = {("events", "--op"), ("worker", "dummy", "--worker-id"), ("worker", "backtest", "--worker-id"), ("backend", "--backend-id")}
 BENIGN = {"op_id": "op_dummy_20240101_000000_0000abcd", "symbol": "EURUSD", "timeframe": "1h",
           "strategy": "rsi_mean_reversion", "ref": "nosuchmodel", "node": "n1", "path": "out.csv",
           "paths": "missing.csv"}
