@@ -106,6 +106,8 @@ def cancel_cmd(ctx: typer.Context, op_id: str = OP_ID,
 
     async def body() -> Any:
         async with open_client(state(ctx).settings) as client:
+            if await client.record(op_id) is None:  # read from the store: no backend needed to say so
+                fail(f"no operation {op_id!r}", "list operations with `ktrdr ops`")
             return await client.cancel_anyhow(op_id, reason)
 
     data = run(body)
