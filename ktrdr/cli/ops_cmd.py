@@ -132,8 +132,10 @@ def resume_cmd(ctx: typer.Context, op_id: str = OP_ID,
         finish(ctx, follow_and_report(ctx, op_id, started_here=True))
 
 
-def workers_cmd(ctx: typer.Context) -> None:
-    """Registered workers with status, current operation and heartbeat age."""
+def workers_cmd(ctx: typer.Context,
+                show_all: bool = typer.Option(False, "--all", help="Also workers that stopped (the registry keeps "
+                                              "them for KTRDR_WORKER_TTL_S, an hour by default).")) -> None:
+    """Live workers (and unavailable ones) with status, current operation and heartbeat age."""
     from ktrdr.cli.render import workers_table
     from ktrdr.cli.session import open_client
 
@@ -141,8 +143,14 @@ def workers_cmd(ctx: typer.Context) -> None:
         async with open_client(state(ctx).settings) as client:
             return await client.workers()
 
-    data = run(body)
-    emit(state(ctx), data, lambda: workers_table(data))
+    every = run(body)
+    data = every if show_all else visible_workers(every)
+    emit(state(ctx), data, lambda: workers_table(data, hidden=len(every) - len(data)))
+
+
+def visible_workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The default view: workers that left cleanly (stopped) are history, shown only with --all."""
+    return [w for w in workers if w["status"] != "stopped"]
 
 
 def events_cmd(ctx: typer.Context,

@@ -138,17 +138,26 @@ def result_tables(op_type: str, result: dict[str, Any]) -> None:
         console.print(table)
 
 
-def workers_table(workers: list[dict[str, Any]]) -> None:
-    """`ktrdr workers`."""
-    table = Table(title=f"workers ({sum(1 for w in workers if w['status'] in ('available', 'busy'))} live)")
-    for col in ("id", "kind", "pool", "status", "running", "gpu", "host", "last beat", "fetched", "acked", "failed"):
-        table.add_column(col)
+def services(notes: dict[str, str]) -> str:
+    """`ib connected`, `ib disconnected (retrying; synthetic and csv loads still run)`…"""
+    said = {"disconnected": "disconnected (retrying; synthetic and csv loads still run)"}
+    return ", ".join(f"{name} {said.get(state, state)}" for name, state in notes.items())
+
+
+def workers_table(workers: list[dict[str, Any]], hidden: int = 0) -> None:
+    """`ktrdr workers`; `hidden` stopped ones are counted in the title."""
+    live = sum(1 for w in workers if w["status"] in ("available", "busy"))
+    more = f", {hidden} stopped not shown: --all" if hidden else ""
+    table = Table(title=f"workers ({live} live{more})")
+    for col in ("id", "kind", "pool", "status", "running", "gpu", "host", "last beat", "fetched", "acked", "failed",
+                "services"):
+        table.add_column(col, no_wrap=col == "id", overflow="fold")
     for w in workers:
         gpu = (w.get("gpu") or {}).get("name", "")
         c = w.get("counters", {})
         table.add_row(w["worker_id"], w["kind"], w["pool"], status(w["status"]), ", ".join(w["running"]), gpu,
                       w["host"], f"{w['age_s']:.1f}s ago", str(c.get("fetched", 0)), str(c.get("acked", 0)),
-                      str(c.get("failed", 0)))
+                      str(c.get("failed", 0)), services(w.get("notes") or {}))
     console.print(table)
 
 

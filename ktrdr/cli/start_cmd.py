@@ -136,6 +136,7 @@ def data_load(ctx: typer.Context,
               start_: Optional[str] = START, end: Optional[str] = END, follow: bool = FOLLOW) -> None:
     """Load market data through the data worker (the only process that talks to IB)."""
     checks.period(start_, end)
+    source = source or default_source(ctx)
     start(ctx, "data", {"symbol": symbol, "timeframe": timeframe, "source": source, "mode": mode,
                         "start": start_, "end": end}, follow, verb="load")
 
@@ -161,6 +162,23 @@ def _pair(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except ValueError:
         return key, value
+
+
+def default_source(ctx: typer.Context) -> str:
+    """`ib` when a live data worker reports an IB connection; otherwise ask (never silently synthetic bars)."""
+    from ktrdr.cli.session import open_client
+
+    async def workers() -> list[dict[str, Any]]:
+        async with open_client(state(ctx).settings) as client:
+            return await client.workers()
+
+    data = [w for w in run(workers) if w["kind"] == "data" and w["status"] in ("available", "busy", "stuck")]
+    if any((w.get("notes") or {}).get("ib") == "connected" for w in data):
+        return "ib"
+    why = "no data worker is connected to IB" if data else "no data worker is running"
+    fail(f"{why}: say where the bars come from", "add --source synthetic (generated bars) or --source csv; "
+         "--source ib waits for IB (`ktrdr worker data --ib-host … --ib-port …`)", code=2)
+    raise AssertionError("unreachable")
 
 
 def validate(ctx: typer.Context, strategy: str = STRATEGY) -> None:
