@@ -71,8 +71,11 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def ops_table(data: dict[str, Any]) -> None:
     """The `ktrdr ops` list."""
     table = Table(title=f"operations ({data['total']} matching, {data['active']} active)")
-    for col in ("id", "type", "status", "progress", "step", "worker", "created"):
-        table.add_column(col)
+    # Ids stay whole however narrow the output (a pipe is 80 columns): they are what people copy.
+    longest = max((len(op["id"]) for op in data["operations"]), default=2)
+    table.add_column("id", no_wrap=True, min_width=longest)
+    for col in ("type", "status", "progress", "step", "worker", "created"):
+        table.add_column(col, overflow="ellipsis" if col == "step" else "fold")
     for op in data["operations"]:
         table.add_row(op["id"], op["type"], status(op["status"]), f"{op['percentage']:.0f}%",
                       op["current_step"] or (op["error"] or "")[:40], op["worker_id"], when(op["created_at"]))

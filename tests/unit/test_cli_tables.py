@@ -1,0 +1,22 @@
+"""Tables printed into a pipe (80 columns) keep operation ids whole, so they can be copied into the next command."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from ktrdr.cli import render
+from ktrdr.operations.record import new_operation_id
+
+
+def test_piped_ops_table_keeps_ids_whole(monkeypatch) -> None:
+    ids = [new_operation_id(t) for t in ("training", "backtest", "research")]
+    ops = [{"id": i, "type": i.split("_")[1], "status": "failed", "percentage": 12.0, "current_step": "",
+            "error": "could not read the series: " + "x" * 300, "worker_id": "training-worker-0123456789abcdef",
+            "created_at": 1_700_000_000_000_000_000} for i in ids]
+    out = io.StringIO()
+    monkeypatch.setattr(render, "console", Console(file=out, width=80))
+    render.ops_table({"total": 3, "active": 0, "operations": ops})
+    text = out.getvalue()
+    assert all(i in text for i in ids), text
