@@ -86,7 +86,7 @@ def timeframes(values: Optional[list[str]]) -> Optional[list[str]]:
 
 def date(value: Optional[str]) -> Optional[str]:
     """An ISO 8601 date or date-time."""
-    from ktrdr.data.period import parse_date
+    from ktrdr.operations.period import parse_date
     from ktrdr.errors import ConfigError
 
     if value is None:
@@ -100,7 +100,7 @@ def date(value: Optional[str]) -> Optional[str]:
 
 def period(start: Optional[str], end: Optional[str], prefix: str = "") -> None:
     """The end after the start (both already parse); exit 2 with the hint otherwise."""
-    from ktrdr.data.period import check_period
+    from ktrdr.operations.period import check_period
     from ktrdr.errors import ConfigError
 
     try:
