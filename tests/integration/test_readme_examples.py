@@ -72,6 +72,7 @@ class Shell:
             time.sleep(0.5)
 
 
+@pytest.mark.timeout(1200)  # it trains twice and runs a research, as the README's lines do
 def test_the_readme_runs_as_written(tmp_path: Path) -> None:
     shell = Shell(tmp_path / "home")
     stack = block("## Running the stack")
@@ -89,6 +90,7 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
 
 def replay(shell: Shell, line: list[str]) -> None:
     """One tour line, as a person would run it at that point."""
+    print("replaying:", shlex.join(line), flush=True)  # shown with the failure: which line it was
     if tuple(line[1:2]) in INTERACTIVE:
         shell.interrupt(line)
     elif line[1:2] == ["resume"]:
