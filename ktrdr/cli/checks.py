@@ -43,18 +43,24 @@ def name(value: Optional[str]) -> Optional[str]:
     return value
 
 
+def _accepts(value: Optional[str], parse: Callable[[str], object], errors: type[Exception], what: str,
+             hint: str) -> Optional[str]:
+    """`value` when `parse` takes it (or it is absent); BadInput saying it is not `what` otherwise."""
+    if value is None:
+        return None
+    try:
+        parse(value)
+    except errors as exc:
+        raise BadInput(f"{_shown(value)} is not {what}", getattr(exc, "hint", None) or hint) from None
+    return value
+
+
 def symbol(value: Optional[str]) -> Optional[str]:
     """A market symbol such as EURUSD or AAPL."""
     from ktrdr.data.errors import DataError
     from ktrdr.data.symbols import normalize_symbol
 
-    if value is None:
-        return None
-    try:
-        normalize_symbol(value)
-    except DataError as exc:
-        raise BadInput(f"{_shown(value)} is not a symbol", exc.hint or "e.g. EURUSD or AAPL") from None
-    return value
+    return _accepts(value, normalize_symbol, DataError, "a symbol", "e.g. EURUSD or AAPL")
 
 
 def symbols(values: Optional[list[str]]) -> Optional[list[str]]:
@@ -68,13 +74,7 @@ def timeframe(value: Optional[str]) -> Optional[str]:
     """A timeframe such as 1h or 1d."""
     from ktrdr.data.timeframes import Timeframe, TimeframeError
 
-    if value is None:
-        return None
-    try:
-        Timeframe.parse(value)
-    except TimeframeError:
-        raise BadInput(f"{_shown(value)} is not a timeframe", "use one of 1m 5m 15m 30m 1h 4h 1d 1w") from None
-    return value
+    return _accepts(value, Timeframe.parse, TimeframeError, "a timeframe", "use one of 1m 5m 15m 30m 1h 4h 1d 1w")
 
 
 def timeframes(values: Optional[list[str]]) -> Optional[list[str]]:
@@ -86,16 +86,10 @@ def timeframes(values: Optional[list[str]]) -> Optional[list[str]]:
 
 def date(value: Optional[str]) -> Optional[str]:
     """An ISO 8601 date or date-time."""
-    from ktrdr.operations.period import parse_date
     from ktrdr.errors import ConfigError
+    from ktrdr.operations.period import parse_date
 
-    if value is None:
-        return None
-    try:
-        parse_date(value, "date")
-    except ConfigError as exc:
-        raise BadInput(f"{_shown(value)} is not a date", exc.hint or "") from None
-    return value
+    return _accepts(value, parse_date, ConfigError, "a date", "write dates as ISO 8601, e.g. 2024-01-31")
 
 
 def period(start: Optional[str], end: Optional[str], prefix: str = "") -> None:
