@@ -21,7 +21,9 @@ from ktrdr.errors import KtrdrError
 T = TypeVar("T")
 # Set once the command line is read (main) and by every `--json` flag: errors raised before or outside
 # a command's body (usage errors, the root's own checks) must know the mode too.
-OUTPUT = {"json": False}
+# "line" is what `main` read from the command line; "json" the mode now (each invocation starts from "line", so one
+# run's --json never leaks into the next in the same process, as under a test runner).
+OUTPUT = {"json": False, "line": False}
 # Keys whose integer values are nanosecond timestamps in records, summaries and heartbeats.
 _STAMP_KEYS = frozenset({"ts", "sent_at", "first_seen", "last_seen", "idle_since"})
 
@@ -31,7 +33,7 @@ class State:
 
     def __init__(self, overrides: dict[str, Any], as_json: bool) -> None:
         self.overrides = overrides
-        OUTPUT["json"] = OUTPUT["json"] or as_json
+        OUTPUT["json"] = as_json or OUTPUT["line"]
         self._settings: Settings | None = None
 
     @property

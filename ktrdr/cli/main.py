@@ -71,7 +71,16 @@ def _json_requested(args: list[str]) -> bool:
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: usage errors and unexpected failures end in one line, never a traceback."""
     args = sys.argv[1:] if args is None else list(args)
-    OUTPUT["json"] = _json_requested(args)
+    OUTPUT["json"] = OUTPUT["line"] = _json_requested(args)
+    try:
+        code = _invoke(args)
+    finally:
+        OUTPUT["json"] = OUTPUT["line"] = False
+    sys.exit(code)
+
+
+def _invoke(args: list[str]) -> int:
+    """Run the command line; the exit code, whatever happened."""
     add_json_everywhere(app)
     command = typer.main.get_command(app)
     try:
@@ -86,7 +95,7 @@ def main(args: list[str] | None = None) -> None:
         report(f"unexpected {type(exc).__name__}: {str(exc)[:300]}",
                "this is a bug; run again with KTRDR_DEBUG=1 to see where it happened")
         code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def _usage_error(exc: Any) -> int:
