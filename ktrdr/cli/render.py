@@ -139,6 +139,15 @@ def result_tables(op_type: str, result: dict[str, Any]) -> None:
         for key, value in _flat(part):
             table.add_row(key, fmt(value))
         console.print(table)
+    for note in empty_class_notes(result) if op_type == "training" else []:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def empty_class_notes(result: dict[str, Any]) -> list[str]:
+    """Why a class reads 0 everywhere: the labeler gave it no training labels, so the model cannot predict it."""
+    counts = (result.get("data") or {}).get("train_label_counts") or {}
+    return [f"{name}: 0 training labels — the labels gave this class no example on this data, so the model never "
+            "predicts it and its precision, recall and F1 are 0 by definition" for name, n in counts.items() if not n]
 
 
 def services(notes: dict[str, str]) -> str:

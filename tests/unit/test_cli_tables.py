@@ -20,3 +20,13 @@ def test_piped_ops_table_keeps_ids_whole(monkeypatch) -> None:
     render.ops_table({"total": 3, "active": 0, "operations": ops})
     text = out.getvalue()
     assert all(i in text for i in ids), text
+
+
+def test_an_empty_class_is_explained(monkeypatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(render, "console", Console(file=out, width=120))
+    result = {"test": {"accuracy": 0.55, "per_class": {"HOLD": {"precision": 0.0, "support": 0}}},
+              "data": {"train_label_counts": {"BUY": 120, "HOLD": 0, "SELL": 98}}}
+    render.result_tables("training", result)
+    text = out.getvalue()
+    assert "HOLD: 0 training labels" in text and "BUY: 0" not in text and "SELL: 0" not in text
