@@ -23,7 +23,9 @@ T = TypeVar("T")
 # a command's body (usage errors, the root's own checks) must know the mode too.
 # "line" is what `main` read from the command line; "json" the mode now (each invocation starts from "line", so one
 # run's --json never leaks into the next in the same process, as under a test runner).
-OUTPUT = {"json": False, "line": False}
+# "emitted": a JSON document is already on stdout (a status that then exits 1): the error goes to stderr, so stdout
+# stays one document.
+OUTPUT = {"json": False, "line": False, "emitted": False}
 # Keys whose integer values are nanosecond timestamps in records, summaries and heartbeats.
 _STAMP_KEYS = frozenset({"ts", "sent_at", "first_seen", "last_seen", "idle_since"})
 
@@ -34,6 +36,7 @@ class State:
     def __init__(self, overrides: dict[str, Any], as_json: bool) -> None:
         self.overrides = overrides
         OUTPUT["json"] = as_json or OUTPUT["line"]
+        OUTPUT["emitted"] = False
         self._settings: Settings | None = None
 
     @property
@@ -63,7 +66,7 @@ def state(ctx: typer.Context) -> State:
 
 def report(message: str, hint: str | None = None, code: int = 1) -> None:
     """Print an error and what to do: JSON on stdout in JSON mode, else two lines on stderr."""
-    if OUTPUT["json"]:
+    if OUTPUT["json"] and not OUTPUT["emitted"]:
         sys.stdout.write(json.dumps({"error": message, "hint": hint, "code": code}) + "\n")
         return
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
@@ -124,5 +127,6 @@ def emit(st: State, data: Any, human: Callable[[], None]) -> None:
     """Print `data` as JSON when --json was given, else call `human()` to render it."""
     if st.as_json:
         sys.stdout.write(dumps(data) + "\n")
+        OUTPUT["emitted"] = True
     else:
         human()

@@ -75,7 +75,7 @@ def main(args: list[str] | None = None) -> None:
     try:
         code = _invoke(args)
     finally:
-        OUTPUT["json"] = OUTPUT["line"] = False
+        OUTPUT.update(json=False, line=False, emitted=False)
     sys.exit(code)
 
 
