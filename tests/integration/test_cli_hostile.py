@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -115,9 +116,12 @@ def invoke(args: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture
-def topology(settings: Settings) -> Settings:
-    """This test's namespace set up, so commands get as far as looking things up."""
+@pytest.fixture(scope="module")
+def topology(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One namespace set up for the whole module (commands get as far as looking things up; none writes)."""
+    settings = Settings(nats_url=nats_url, namespace=f"t{secrets.token_hex(4)}",
+                        home=str(tmp_path_factory.mktemp("hostile") / "home"))
+
     async def setup() -> None:
         bus = await Bus.open(settings, setup=True)
         await bus.close()
