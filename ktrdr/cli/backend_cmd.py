@@ -11,7 +11,8 @@ from ktrdr.cli.common import run, state
 
 
 def backend(ctx: typer.Context,
-            backend_id: Optional[str] = typer.Option(None, "--backend-id", envvar="KTRDR_BACKEND_ID", callback=checks.namespace,
+            backend_id: Optional[str] = typer.Option(None, "--backend-id", envvar="KTRDR_BACKEND_ID",
+                                                     callback=checks.namespace,
                                                      help="Stable id (default: generated)."),
             ) -> None:
     """Serve the backend until Ctrl-C or SIGTERM; run several for redundancy."""

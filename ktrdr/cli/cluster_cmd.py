@@ -85,8 +85,10 @@ def _render(info: dict[str, Any]) -> None:
     Console().print(table)
 
 
+NODE = typer.Argument(..., help="Node name (n1, n2, ...).", callback=checks.namespace)
+
 @app.command()
-def kill(ctx: typer.Context, node: str = typer.Argument(..., help="Node name (n1, n2, ...).", callback=checks.namespace)) -> None:
+def kill(ctx: typer.Context, node: str = NODE) -> None:
     """SIGKILL one node, to watch the cluster fail over."""
     from ktrdr.bus.cluster import LocalCluster
 
@@ -95,7 +97,7 @@ def kill(ctx: typer.Context, node: str = typer.Argument(..., help="Node name (n1
 
 
 @app.command()
-def restart(ctx: typer.Context, node: str = typer.Argument(..., help="Node name (n1, n2, ...).", callback=checks.namespace)) -> None:
+def restart(ctx: typer.Context, node: str = NODE) -> None:
     """Start a stopped node again with its ports and data."""
     from ktrdr.bus.cluster import LocalCluster
 
