@@ -87,6 +87,7 @@ def _render(info: dict[str, Any]) -> None:
 
 NODE = typer.Argument(..., help="Node name (n1, n2, ...).", callback=checks.namespace)
 
+
 @app.command()
 def kill(ctx: typer.Context, node: str = NODE) -> None:
     """SIGKILL one node, to watch the cluster fail over."""
