@@ -30,3 +30,17 @@ def test_an_empty_class_is_explained(monkeypatch) -> None:
     render.result_tables("training", result)
     text = out.getvalue()
     assert "HOLD: 0 training labels" in text and "BUY: 0" not in text and "SELL: 0" not in text
+
+
+def test_resume_is_suggested_only_where_it_can_help() -> None:
+    import msgspec
+
+    from ktrdr.cli.ops_cmd import resume_hint
+    from ktrdr.operations.record import ErrorInfo, new_record
+
+    r = new_record("data", "ib", {})
+    bad_input = msgspec.structs.replace(r, status="failed", error=ErrorInfo(code="DataNotFoundError", message="m"))
+    crashed = msgspec.structs.replace(r, status="failed", error=ErrorInfo(code="DummyFailure", message="m"))
+    cancelled = msgspec.structs.replace(r, status="cancelled")
+    assert "ktrdr resume" not in resume_hint(bad_input)
+    assert "ktrdr resume" in resume_hint(crashed) and "ktrdr resume" in resume_hint(cancelled)
