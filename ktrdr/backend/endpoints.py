@@ -139,6 +139,7 @@ class Endpoints:
 
     async def research_start(self, req: Any) -> Started:
         """Train, then backtest the trained model, as one parent operation."""
+        kinds.get("research").parse(params_of(req))  # both periods, before anything is created
         cfg = check_strategy(req.strategy_yaml)
         return await self._parent("research", research_steps(req, cfg), req.operation_id, {})
 
