@@ -11,15 +11,10 @@ import typer
 from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
 from ktrdr.cli import demo as demo_cmd
 from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, strategies_cmd, worker_cmd
-<<<<<<< HEAD
 from ktrdr.cli import monitor_cmd, sweep_cmd
-from ktrdr.cli.common import State
-=======
-from ktrdr.cli import monitor_cmd
 from ktrdr.cli import checks
 from ktrdr.cli.common import OUTPUT, State, report
 from ktrdr.cli.jsonflag import add_json_everywhere
->>>>>>> main
 
 class _Ktrdr(typer.Typer):
     """The root app; calling it (the console script does) goes through `main`."""

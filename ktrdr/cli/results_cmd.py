@@ -102,27 +102,17 @@ def render(data: dict[str, Any]) -> None:
     console.print(f"[bold]{data['id']}[/] {data['type']} [bold]{data['status']}[/]")
     if data["error"]:
         console.print(f"[red]error:[/] {data['error']}")
-<<<<<<< HEAD
-    if data["type"] == "sweep" and summary.get("ranking") is not None:
+    if data["type"] == "sweep" and summary.get("ranking") is not None:  # the ranking names every child
         from ktrdr.cli.sweep_cmd import ranking_table
 
         console.print(ranking_table(summary))
         return
-    info = {k: summary.get(k) for k in ("model", "symbol", "timeframe", "start", "end", "bars", "bars_per_s")
-            if k in summary}
-    info |= summary.get("costs") or {}
-    if info:
-        console.print("  ".join(f"{k}: {_fmt(v)}" for k, v in info.items()))
-    if isinstance(summary.get("metrics"), dict):
-        console.print(metrics_table(summary["metrics"], "metrics"))
-=======
     for child in data.get("children", []):
         console.print(f"  {child['type']}: {child['id']} {child['status']}")
     if data.get("children"):  # a parent: its summary is one section per child kind
         for kind in ("training", "backtest"):
             if isinstance(summary.get(kind), dict):
                 _render_summary(console, kind, summary[kind])
->>>>>>> main
     else:
         _render_summary(console, data["type"], summary)
     if "trades" in data:
@@ -176,19 +166,14 @@ def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id
          equity: bool = typer.Option(False, "--equity", help="Also show the equity curve (backtests)."),
          limit: int = typer.Option(20, "--limit", min=0, help="Trades to list (0: all)."),
          points: int = typer.Option(60, "--points", min=0, help="Equity points to sample (0: all)."),
-         best_strategy: Optional[Path] = typer.Option(None, "--best-strategy",
-                                                      help="Sweeps: write the best variant's strategy file here.")) -> None:
+         best_strategy: Optional[Path] = typer.Option(
+             None, "--best-strategy", help="Sweeps: write the best variant's strategy file here.")) -> None:
     """Show an operation's result summary (all backtest metrics), optionally its trades and equity curve."""
     st = state(ctx)
-<<<<<<< HEAD
-    record, result = run(lambda: fetch(st.settings, op_id, trades or equity))
-    data = as_data(record, result, trades, equity, limit, points)
+    record, result, children = run(lambda: fetch(st.settings, op_id, trades or equity))
+    data = as_data(record, result, trades, equity, limit, points, children)
     if best_strategy is not None:
         from ktrdr.cli.sweep_cmd import write_best
 
         write_best(record, best_strategy)
-=======
-    record, result, children = run(lambda: fetch(st.settings, op_id, trades or equity))
-    data = as_data(record, result, trades, equity, limit, points, children)
->>>>>>> main
     emit(st, data, lambda: render(data))

@@ -186,7 +186,8 @@ async def test_cancelling_a_sweep_leaves_no_child_running(
 
 
 async def test_sigkilled_worker_mid_sweep_every_variant_still_completes(
-        stores: tuple[Bus, ObjectStores], api: KtrdrClient, fast: tuple[Bus, Settings], tmp_path: Path) -> None:  # noqa: F811
+        stores: tuple[Bus, ObjectStores], api: KtrdrClient, fast: tuple[Bus, Settings],  # noqa: F811
+        tmp_path: Path) -> None:
     bus, quick = stores[0], fast[1]
     body = sweep({LAYERS: [[8], [16], [24]], THRESHOLD: [0.02, 0.03]}, epochs=6, max_parallel=3)
     body["strategy_yaml"] = example_yaml(batch_size=16, early_stopping=None, checkpoint={"every_epochs": 1})
