@@ -20,6 +20,7 @@ from ktrdr.backend.index import OperationsIndex
 from ktrdr.backend.parents import ParentDriver
 from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import move_waiting_gpu_orders, pool_for
+from ktrdr.backend.takeover import take_over_lost
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.cancel import CancelIntents
@@ -64,6 +65,7 @@ class Backend:
         await self.dead.start()
         await self.cancels.start()
         self._tasks = [asyncio.create_task(self._every(1.0, self._route)),
+                       asyncio.create_task(self._every(max(0.2, self.bus.settings.heartbeat_s / 4), self._take_over)),
                        asyncio.create_task(self._every(self.retention_every_s, self.retention_sweep))]
         self._service = await self._start_service()
         await self.bus.nc.flush()  # the server knows our subscriptions before anyone is told we are up
@@ -109,6 +111,10 @@ class Backend:
     async def _route(self) -> None:
         assert self.registry is not None
         await move_waiting_gpu_orders(self.bus, self.index, self.registry)
+
+    async def _take_over(self) -> None:
+        assert self.registry is not None
+        await take_over_lost(self.bus, self.index, self.registry)
 
     async def retention_sweep(self) -> list[str]:
         """Delete terminal operations older than retention_days (never active ones)."""

@@ -79,8 +79,12 @@ async def apply(store: OperationStore, op_id: str, mutate: Mutation) -> Operatio
 
 
 # -- the moves everyone uses -------------------------------------------------------------
-def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
-    """pending/resuming → running, or a redelivery taking over a running record (attempt + 1)."""
+def claim(dispatch: int, delivery: int, worker_id: str, ack_subject: str = "") -> Mutation:
+    """pending/resuming → running, or a redelivery taking over a running record (attempt + 1).
+
+    `ack_subject` is the claimed delivery's: recorded so that a backend can hand the order to another worker
+    as soon as this one is known lost (see `release_lost`), instead of after JetStream's ack wait.
+    """
 
     def mutate(r: OperationRecord) -> OperationRecord:
         if r.terminal or not r.expects(dispatch):
@@ -91,7 +95,20 @@ def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
             raise Skip
         takeover = r.status == "running"
         return moved(r, "running", attempt=r.attempt + 1, delivery=delivery, worker_id=worker_id,
-                     started_at=r.started_at or time.time_ns(), progress=Progress() if not takeover else r.progress)
+                     ack_subject=ack_subject, started_at=r.started_at or time.time_ns(), progress=Progress() if not takeover else r.progress)
+
+    return mutate
+
+
+def release_lost(worker_id: str, ack_subject: str) -> Mutation:
+    """Forget the ack subject of a running delivery whose worker is lost, once: the backend that wins this
+    compare-and-set, and only it, naks that delivery so another worker claims it (attempt + 1 fences the lost one).
+    """
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.status != "running" or r.worker_id != worker_id or not ack_subject or r.ack_subject != ack_subject:
+            raise Skip
+        return msgspec.structs.replace(r, ack_subject="", updated_at=time.time_ns())
 
     return mutate
 

@@ -175,7 +175,8 @@ class Worker:
         await execution.listen()
         try:
             record, revision = await tr.apply_rev(
-                self.bus.ops, order.operation_id, tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id))
+                self.bus.ops, order.operation_id, tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id,
+                                                         msg.reply))
         except OperationNotFound:
             await execution.close()
             await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")

@@ -53,3 +53,21 @@ def test_orders_from_before_the_rename_still_decode() -> None:
     wire = msgspec.json.decode(encode(WorkOrder(operation_id="op_a", type="dummy", pool="cpu", dispatch=4)))
     assert wire["dispatch"] == 4 and wire["attempt"] == 4  # workers from before the rename read `attempt`
     assert decode(b'{"operation_id": "op_a", "type": "dummy", "pool": "cpu"}', WorkOrder).dispatch == 1
+
+
+def test_a_lost_workers_delivery_is_released_once_and_only_its_own() -> None:
+    r = tr.claim(1, 1, "w1", "$JS.ACK.W.c.1.7.7.0.0")(new_record("dummy", "cpu", {}))
+    for other in (tr.release_lost("w2", r.ack_subject), tr.release_lost("w1", "$JS.ACK.W.c.2.7.8.0.0")):
+        try:
+            other(r)
+            raise AssertionError("released a delivery of another worker or an older delivery")
+        except tr.Skip:
+            pass
+    released = tr.release_lost("w1", r.ack_subject)(r)
+    assert released.status == "running" and released.ack_subject == "" and released.attempt == 1
+    try:
+        tr.release_lost("w1", r.ack_subject)(released)  # a second backend's sweep: nothing left to nak
+        raise AssertionError("released twice")
+    except tr.Skip:
+        pass
+    assert tr.claim(1, 2, "w2", "$JS.ACK.W.c.2.7.8.0.0")(released).attempt == 2  # the redelivery takes over
