@@ -1,7 +1,7 @@
-"""Fast takeover: a running operation whose worker the registry marks unavailable goes to another worker now.
+"""Fast takeover: a running operation whose worker the registry knows is gone goes to another worker now.
 
 Without this, the order of a SIGKILLed worker waits out JetStream's ack wait before it is redelivered. The
-registry knows sooner (3 missed heartbeats), so the backend naks the lost delivery itself: JetStream redelivers
+registry knows sooner (3 missed heartbeats, or none heard at all in that time), so the backend naks the lost delivery itself: JetStream redelivers
 it at once, the next claim takes over as attempt + 1, and that claim fences the lost attempt off for good (its
 events are ignored, its record writes skip, it never acks). A worker that is only slow keeps heartbeating and is
 never marked unavailable, so it keeps its work. The ack subject is cleared by compare-and-set before the nak, so
@@ -23,14 +23,14 @@ NAK = b"-NAK"
 
 
 async def take_over_lost(bus: Bus, index: OperationsIndex, registry: Registry) -> list[str]:
-    """Nak the running deliveries of unavailable workers so another worker claims them; the ids moved."""
-    lost = {w.worker_id for w in registry.workers.values() if w.status == "unavailable"}
-    if not lost:
-        return []
+    """Nak the running deliveries of lost workers so another worker claims them; the ids moved.
+
+    Records without an ack subject are skipped: parents (the backend runs them), claims by workers from before
+    ack subjects were recorded, and deliveries already released.
+    """
     moved = []
-    for record in [r for r in index.records.values() if r.status == "running" and r.worker_id in lost]:
-        if not record.ack_subject:
-            continue  # claimed by a worker from before ack subjects were recorded, or already released
+    for record in [r for r in index.records.values() if r.status == "running" and r.ack_subject
+                   and registry.lost(r.worker_id)]:
         try:
             released = await tr.apply(bus.ops, record.id, tr.release_lost(record.worker_id, record.ack_subject))
         except OperationNotFound:
