@@ -10,6 +10,7 @@ import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
+from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
 from ktrdr.bus.reading import watch_bucket
 from ktrdr.errors import KtrdrError
@@ -149,7 +150,7 @@ class KtrdrClient:
         """
         subject = self.bus.names.events_of(op_id) if op_id else self.bus.names.events_all()
         sub = await self.bus.nc.subscribe(subject)
-        await self.bus.nc.flush()
+        await flush(self.bus.nc)
         if on_ready is not None:
             on_ready(subject)
         try:

@@ -21,6 +21,7 @@ from ktrdr.backend.parents import ParentDriver
 from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import move_waiting_gpu_orders, pool_for
 from ktrdr.backend.takeover import take_over_lost
+from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.cancel import CancelIntents
@@ -68,7 +69,7 @@ class Backend:
                        asyncio.create_task(self._every(max(0.2, self.bus.settings.heartbeat_s / 4), self._take_over)),
                        asyncio.create_task(self._every(self.retention_every_s, self.retention_sweep))]
         self._service = await self._start_service()
-        await self.bus.nc.flush()  # the server knows our subscriptions before anyone is told we are up
+        await flush(self.bus.nc)  # the server knows our subscriptions before anyone is told we are up
         log.info("backend %s serving %s.api.* (service %s)", self.backend_id, self.bus.names.ns,
                  self.bus.names.service_name())
 

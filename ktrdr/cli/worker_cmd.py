@@ -78,14 +78,27 @@ def data(ctx: typer.Context,
                                           help="Seconds to wait for IB when connecting."),
          allow_no_ib: bool = typer.Option(False, "--allow-no-ib", envvar="KTRDR_ALLOW_NO_IB",
                                           help="Start even if IB is unreachable; serve synthetic and csv loads only."),
+         ib_pacing: Optional[str] = typer.Option(None, "--ib-pacing", envvar="KTRDR_IB_PACING",
+                                                 help='IB pacing limits as JSON, e.g. \'{"min_interval_s": 3}\' '
+                                                      "(default: IB's documented limits)."),
+         retry_delay: float = typer.Option(30.0, "--retry-delay", envvar="KTRDR_DATA_RETRY_DELAY_S", min=0.0,
+                                           help="Seconds before a load that failed retryably (IB down, pacing) "
+                                                "is tried again."),
          capacity: int = CAPACITY, worker_id: Optional[str] = WORKER_ID, grace: float = GRACE,
          burst: bool = BURST, setup: bool = SETUP) -> None:
     """Serve `data` loads (pool ib): the one process that talks to IB Gateway."""
     from ktrdr.cli.common import fail
+    from ktrdr.data.pacing import parse_rules
+    from ktrdr.errors import ConfigError
     from ktrdr.workers.ib_session import IbSession, IbUnavailable
     from ktrdr.workers.serve import handler_of, setup_logging
 
     setup_logging()
+    services: dict[str, Any] = {"retry_delay_s": retry_delay}
+    try:
+        services["ib_pacing"] = parse_rules(ib_pacing) if ib_pacing else None
+    except ConfigError as exc:
+        fail(f"--ib-pacing: {exc.message}", exc.hint)
     session: IbSession | None = IbSession(ib_host, ib_port, ib_client_id, connect_timeout_s=ib_timeout)
     try:
         session.start()
@@ -96,7 +109,7 @@ def data(ctx: typer.Context,
         session = None
     try:
         start(ctx, kind="data", op_type="data", pool="ib", handler=handler_of(kinds.get("data")), capacity=capacity,
-              worker_id=worker_id, grace_s=grace, burst=burst, setup=setup, services={"ib": session})
+              worker_id=worker_id, grace_s=grace, burst=burst, setup=setup, services={**services, "ib": session})
     finally:
         if session is not None:
             session.close()

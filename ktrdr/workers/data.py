@@ -19,7 +19,8 @@ from ktrdr.operations.params import DataLoadParams
 from ktrdr.workers.context import OperationContext
 
 log = logging.getLogger("ktrdr.workers.data")
-RETRY_DELAY_S = 30.0  # a retryable failure (IB down, pacing) is tried again after this
+RETRY_DELAY_S = 30.0  # a retryable failure (IB down, pacing) is tried again after this, unless the worker sets
+#                       services["retry_delay_s"] (`ktrdr worker data --retry-delay`)
 
 
 class NoIbConnection(KtrdrError, RuntimeError):
@@ -32,8 +33,11 @@ def parse_params(parameters: dict[str, Any]) -> DataLoadParams:
 
 
 def build_provider(p: DataLoadParams, services: dict[str, Any]) -> Any:
-    """The DataProvider for `p.source`: IB needs the worker's IB session (`services["ib"]`)."""
-    from ktrdr.data import CsvProvider, IbProvider, SyntheticProvider
+    """The DataProvider for `p.source`: IB needs the worker's IB session (`services["ib"]`).
+
+    `services["ib_pacing"]` (PacingRules) replaces IB's documented limits, e.g. for an account that shares them.
+    """
+    from ktrdr.data import CsvProvider, IbProvider, PacingLimiter, SyntheticProvider
 
     if p.source == "synthetic":
         return SyntheticProvider(seed=p.seed)
@@ -45,10 +49,10 @@ def build_provider(p: DataLoadParams, services: dict[str, Any]) -> Any:
                              hint="start a data worker connected to IB Gateway, or use source synthetic or csv")
     if not session.connected:
         raise RetryableError(f"IB connection to {session.host}:{session.port} is down; retrying later",
-                             delay_s=RETRY_DELAY_S)
+                             delay_s=services.get("retry_delay_s", RETRY_DELAY_S))
     # One provider per worker: IB's pacing budget and the contract cache belong to the connection.
     if "ib_provider" not in services:
-        services["ib_provider"] = IbProvider(session)
+        services["ib_provider"] = IbProvider(session, PacingLimiter(services.get("ib_pacing")))
     return services["ib_provider"]
 
 
@@ -84,7 +88,8 @@ def load_into_store(ctx: OperationContext, p: DataLoadParams, provider: Any) -> 
     except DataLoadError as exc:
         _report(ctx, "failed", exc.result)
         if exc.retryable:
-            raise RetryableError(f"{exc.message} (kept what was fetched; retrying)", delay_s=RETRY_DELAY_S) from exc
+            raise RetryableError(f"{exc.message} (kept what was fetched; retrying)",
+                                 delay_s=ctx.services.get("retry_delay_s", RETRY_DELAY_S)) from exc
         raise
     return msgspec.to_builtins(result)
 
