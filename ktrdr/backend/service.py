@@ -43,7 +43,7 @@ class Backend:
         self.started = time.monotonic()
         self.index = OperationsIndex(bus)
         self.registry: Registry | None = None  # type: ignore[assignment]
-        self.aggregator = Aggregator(bus)
+        self.aggregator = Aggregator(bus, known=self.index.records.get)
         self.dead = DeadLetters(bus)
         self.cancels = CancelIntents(bus)
         self.parents = ParentDriver(bus, self.index, lambda t, d: pool_for(t, d, self.registry))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -50,6 +51,17 @@ def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
     return r
 
 
+def settled_for(known: OperationRecord | None, events: list[OperationEvent]) -> bool:
+    """Whether a record seen at some revision already makes every event a no-op at any later revision too.
+
+    Only final facts qualify: a terminal record stays terminal, and an attempt that lost ownership never regains
+    it. Metrics are counted even on terminal records, so they always need the write.
+    """
+    if known is None:
+        return False
+    return all(not isinstance(ev, OperationMetric) and (known.terminal or not known.accepts(ev)) for ev in events)
+
+
 def fold(events: list[OperationEvent]) -> tr.Mutation:
     """A mutation applying `events` in order; Skip (no write) when none changes the record."""
 
@@ -67,9 +79,12 @@ def fold(events: list[OperationEvent]) -> tr.Mutation:
 class Aggregator:
     """Durable consumers on the events and progress streams, shared by every backend."""
 
-    def __init__(self, bus: Bus, batch: int = 500) -> None:
+    def __init__(self, bus: Bus, batch: int = 500, known: Callable[[str], OperationRecord | None] | None = None) -> None:
         self.bus, self.batch = bus, batch
-        self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0, "errors": 0}
+        # a mirror of the bucket (the backend's index): events it shows to be settled skip the read-modify-write,
+        # e.g. the `completed` of a worker that wrote its terminal record itself
+        self.known = known or (lambda op_id: None)
+        self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0, "errors": 0, "settled": 0}
         self._tasks: list[asyncio.Task] = []
         self._subs: list[Any] = []
 
@@ -150,6 +165,9 @@ class Aggregator:
         return set(todo)
 
     async def _apply(self, op_id: str, events: list[OperationEvent]) -> None:
+        if settled_for(self.known(op_id), events):
+            self.stats["settled"] += 1
+            return
         try:
             if await tr.apply(self.bus.ops, op_id, fold(events)) is not None:
                 self.stats["writes"] += 1

@@ -199,16 +199,18 @@ class Execution:
                 await persist(self.msg.ack_sync, f"ack {self.op_id}")  # confirmed: a lost ack means a redelivery
 
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> bool:
-        """Durable terminal event first, then the record; False when a newer attempt owns the order now.
+        """Durable terminal event and the record together; False when a newer attempt owns the order now.
 
         JetStream acks by stream sequence, so a superseded attempt must not ack or terminate: that would
         remove the order its successor is running (and a successor's death would then lose the operation).
         """
-        await self.publish(event)
         self.env.counters[counter] += 1  # counted before the record says so, so readers never see less
         hint = (self.record, self.revision) if self.record is not None and self.revision else None
-        new, _ = await persist(lambda: tr.apply_rev(self.env.bus.ops, self.op_id, mutation, hint),
-                               f"record {self.op_id}")
+        # both in flight at once: the event goes out first on the connection, so the server has it before the
+        # record; should this process die, the aggregator folds the durable event into the record all the same
+        _, (new, _) = await asyncio.gather(
+            self.publish(event),
+            persist(lambda: tr.apply_rev(self.env.bus.ops, self.op_id, mutation, hint), f"record {self.op_id}"))
         return new is not None or await self._still_mine()
 
     async def _still_mine(self) -> bool:

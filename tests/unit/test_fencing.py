@@ -71,3 +71,20 @@ def test_a_lost_workers_delivery_is_released_once_and_only_its_own() -> None:
     except tr.Skip:
         pass
     assert tr.claim(1, 2, "w2", "$JS.ACK.W.c.2.7.8.0.0")(released).attempt == 2  # the redelivery takes over
+
+
+def test_only_final_facts_let_the_aggregator_skip_its_read() -> None:
+    from ktrdr.operations.aggregator import settled_for
+    from ktrdr.protocol.messages import OperationMetric, OperationProgress
+
+    running = claimed()
+    done = tr.finish(1, "completed")(running)
+    taken = tr.claim(1, 2, "w2")(running)
+    completed = OperationCompleted(operation_id=running.id, attempt=1)
+    assert settled_for(done, [completed])  # the worker wrote it: nothing to fold
+    assert settled_for(taken, [completed, OperationProgress(operation_id=running.id, attempt=1, seq=9)])  # stale
+    assert not settled_for(running, [completed])  # may still need folding
+    pending = new_record("dummy", "cpu", {})
+    assert not settled_for(pending, [OperationProgress(operation_id=pending.id, attempt=1, seq=1)])  # view may lag
+    assert not settled_for(done, [OperationMetric(operation_id=running.id, attempt=1)])  # metrics still count
+    assert not settled_for(None, [completed])
