@@ -58,13 +58,19 @@ def moved(record: OperationRecord, target: str, **changes: Any) -> OperationReco
 
 async def apply_rev(store: OperationStore, op_id: str, mutate: Mutation,
                     hint: tuple[OperationRecord, int] | None = None) -> tuple[OperationRecord | None, int]:
-    """Read (or start from `hint`, saving a round trip), mutate, compare-and-set; retry on conflict."""
+    """Read (or start from `hint`, saving a round trip), mutate, compare-and-set; retry on conflict.
+
+    A hint may be stale: a Skip decided on it is checked against the stored record before it counts.
+    """
     for _ in range(MAX_RETRIES):
+        guessed = hint is not None
         record, revision = hint if hint is not None else await store.get(op_id)
         hint = None
         try:
             new = mutate(record)
         except Skip:
+            if guessed:
+                continue
             return None, revision
         try:
             return new, await store.put_if(new, revision)

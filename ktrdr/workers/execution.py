@@ -170,7 +170,11 @@ class Execution:
             self.cancel.check_record(record, self.attempt)
 
     async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
-        """Publish the terminal event, record it, then ack, nak or terminate the order."""
+        """Publish the terminal event, record it, then ack, nak or terminate the order.
+
+        The ack is not confirmed: the record is terminal by then, so a lost ack only brings the order back after
+        the ack wait, and that copy's claim finds a terminal record and drops it.
+        """
         if isinstance(outcome, TRANSIENT):  # the bus, not the operation, failed: run it again from its checkpoint
             outcome = RetryableError(f"NATS was unavailable ({type(outcome).__name__}: {outcome})", delay_s=1.0)
         if isinstance(outcome, OperationCancelled) and self.cancel.kind is CancelKind.SHUTDOWN:
@@ -184,7 +188,7 @@ class Execution:
             if await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
                                                             checkpointed=not self.abandoned),
                                     tr.finish(self.attempt, "cancelled", reason=reason), "cancelled"):
-                await persist(self.msg.ack_sync, f"ack {self.op_id}")
+                await self.msg.ack()
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
             if await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
@@ -196,7 +200,7 @@ class Execution:
                                                        artifacts=ctx.artifacts),
                                     tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
                                     "acked"):
-                await persist(self.msg.ack_sync, f"ack {self.op_id}")  # confirmed: a lost ack means a redelivery
+                await self.msg.ack()
 
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> bool:
         """Durable terminal event and the record together; False when a newer attempt owns the order now.

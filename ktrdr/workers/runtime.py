@@ -21,6 +21,7 @@ from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.cancel import CancelIntents
 from ktrdr.operations.store import OperationNotFound
+from ktrdr.operations.submit import claim_hint
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import GpuInfo, WorkOrder
 from ktrdr.workers.context import Handler
@@ -184,9 +185,8 @@ class Worker:
         execution = Execution(self.env, msg, order.operation_id, self.handler)
         await execution.listen()
         try:
-            record, revision = await tr.apply_rev(
-                self.bus.ops, order.operation_id, tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id,
-                                                         msg.reply))
+            claim = tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id, msg.reply)
+            record, revision = await tr.apply_rev(self.bus.ops, order.operation_id, claim, claim_hint(order))
         except OperationNotFound:
             await execution.close()
             await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")

@@ -88,3 +88,16 @@ def test_only_final_facts_let_the_aggregator_skip_its_read() -> None:
     assert not settled_for(pending, [OperationProgress(operation_id=pending.id, attempt=1, seq=1)])  # view may lag
     assert not settled_for(done, [OperationMetric(operation_id=running.id, attempt=1)])  # metrics still count
     assert not settled_for(None, [completed])
+
+
+def test_an_order_carries_its_record_so_the_claim_needs_no_read() -> None:
+    from ktrdr.operations.submit import SNAPSHOT_MAX, claim_hint, work_order
+
+    r = new_record("dummy", "cpu", {"steps": 2})
+    order = decode(encode(work_order(r, revision=7)), WorkOrder)
+    assert claim_hint(order) == (r, 7)
+    assert claim_hint(decode(encode(work_order(r)), WorkOrder)) is None  # revision unknown: read at claim
+    big = new_record("dummy", "cpu", {"blob": "x" * SNAPSHOT_MAX})
+    assert claim_hint(decode(encode(work_order(big, revision=7)), WorkOrder)) is None  # not carried twice
+    forged = msgspec.structs.replace(order, operation_id="op_other")
+    assert claim_hint(forged) is None  # a snapshot of another record never guides this claim
