@@ -13,6 +13,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import fetch_ready
 from ktrdr.bus.tasks import stop_tasks
 from ktrdr.errors import ProtocolError
 from ktrdr.operations import transitions as tr
@@ -26,6 +27,7 @@ from ktrdr.protocol.messages import (
 
 log = logging.getLogger("ktrdr.aggregator")
 RETRY_DELAYS_S = (0.0, 0.1, 0.5, 1.0)  # a fold that raises is tried again after these pauses
+WRITTEN_MAX = 10_000  # running operations whose last written revision is kept
 NAK_DELAY_S = 2.0  # then its events come back this much later, while the other operations fold on
 _PROGRESS_FIELDS = [f.name for f in msgspec.structs.fields(Progress)]
 
@@ -85,6 +87,8 @@ class Aggregator:
         # e.g. the `completed` of a worker that wrote its terminal record itself
         self.known = known or (lambda op_id: None)
         self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0, "errors": 0, "settled": 0}
+        # our last write per running operation: usually still current (a stale one costs the read after all)
+        self._written: dict[str, tuple[OperationRecord, int]] = {}
         self._tasks: list[asyncio.Task] = []
         self._subs: list[Any] = []
 
@@ -108,7 +112,7 @@ class Aggregator:
     async def _loop(self, psub: Any) -> None:
         while True:
             try:
-                msgs = await psub.fetch(self.batch, timeout=1.0)
+                msgs = await fetch_ready(psub, self.batch, timeout=1.0)
             except (NatsTimeoutError, asyncio.TimeoutError):
                 continue
             except Exception as exc:  # reconnecting; try again (a closed connection ends the loop)
@@ -164,13 +168,23 @@ class Aggregator:
                 return set()
         return set(todo)
 
+    def _remember(self, record: OperationRecord, revision: int) -> None:
+        """Keep what we wrote: the next fold of a running operation starts from it instead of reading it back."""
+        if record.terminal:
+            return
+        if len(self._written) >= WRITTEN_MAX:
+            self._written.clear()
+        self._written[record.id] = (record, revision)
+
     async def _apply(self, op_id: str, events: list[OperationEvent]) -> None:
         if settled_for(self.known(op_id), events):
             self.stats["settled"] += 1
             return
         try:
-            if await tr.apply(self.bus.ops, op_id, fold(events)) is not None:
+            new, revision = await tr.apply_rev(self.bus.ops, op_id, fold(events), self._written.pop(op_id, None))
+            if new is not None:
                 self.stats["writes"] += 1
+                self._remember(new, revision)
         except OperationNotFound:
             self.stats["orphans"] += 1
         except tr.IllegalTransition as exc:
