@@ -200,7 +200,11 @@ def table(results: dict[str, Figures], args: argparse.Namespace, load: str) -> s
     """The side-by-side markdown table; ratios are this project against each peer."""
     me = results.get("ktrdr")
     lines = [f"{args.workers} worker processes each; {args.tasks} no-op tasks submitted at once, then {args.rtt} one "
-             f"at a time. Load average during the run: {load}.", "",
+             f"at a time. Load average during the run: {load}. ktrdr: a backend and `ktrdr worker dummy` "
+             "processes, submitted through the API, completion seen in the operations KV. Celery: prefork, acks "
+             "late, prefetch 1, Redis broker and result backend. taskiq: JetStream pull broker, NATS object-store "
+             "results (its client polls them; every 1 ms here). Ratios above 1 favour ktrdr for throughput, below "
+             "1 for times.", "",
              "| system | tasks/s | round trip p50 | p99 | ktrdr throughput ÷ it | ktrdr p50 ÷ it | ktrdr p99 ÷ it |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, f in results.items():

