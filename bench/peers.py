@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 from bench.common import pct  # noqa: E402
 from ktrdr.bus.embedded import start_server  # noqa: E402
 from ktrdr.bus.handle import Bus  # noqa: E402
-from ktrdr.client import KtrdrClient, NoBackend  # noqa: E402
+from ktrdr.client import KtrdrClient  # noqa: E402
 from ktrdr.config import Settings  # noqa: E402
+from tests.chaos.harness import wait_backend  # noqa: E402
 from tests.chaos.procs import Child, ktrdr_env  # noqa: E402
 
 PEERS_VENV = ROOT / ".venv-peers"
@@ -78,6 +79,18 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+def with_peer(py: Path, server: subprocess.Popen, worker_args: list[str], env: dict[str, str], driver: str,
+              args: argparse.Namespace, log: Path) -> Figures:
+    """Start a peer's workers (`python -m …` in the peers venv), run its driver, stop workers and server."""
+    worker = subprocess.Popen([str(py), "-m", *worker_args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=log.open("wb"))
+    try:
+        return run_driver(py, driver, env, args)
+    finally:
+        stop(worker)
+        stop(server)
+
+
 def celery(py: Path, root: Path, args: argparse.Namespace) -> Figures | None:
     """Celery on a fresh redis-server, `--workers` prefork children."""
     redis = shutil.which("redis-server")
@@ -88,29 +101,18 @@ def celery(py: Path, root: Path, args: argparse.Namespace) -> Figures | None:
     server = subprocess.Popen([redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                "--dir", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     env = {**os.environ, "PEER_REDIS_URL": f"redis://127.0.0.1:{port}/0", "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen([str(py), "-m", "celery", "-A", "bench.peer_queues.celery_app", "worker", "--pool",
-                               "prefork", "-c", str(args.workers), "--prefetch-multiplier", "1", "-O", "fair",
-                               "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(root / "celery.log").open("wb"))
-    try:
-        return run_driver(py, "celery_driver.py", env, args)
-    finally:
-        stop(worker)
-        stop(server)
+    return with_peer(py, server, ["celery", "-A", "bench.peer_queues.celery_app", "worker", "--pool", "prefork",
+                                  "-c", str(args.workers), "--prefetch-multiplier", "1", "-O", "fair",
+                                  "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+                     env, "celery_driver.py", args, root / "celery.log")
 
 
 def taskiq(py: Path, root: Path, args: argparse.Namespace) -> Figures:
     """taskiq-nats on a fresh nats-server, `--workers` worker processes."""
     server, url = start_server(root / "taskiq-js", root / "taskiq-server.log")
     env = {**os.environ, "PEER_NATS_URL": url, "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen([str(py), "-m", "taskiq", "worker", "bench.peer_queues.taskiq_app:broker",
-                               "--workers", str(args.workers)],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(root / "taskiq.log").open("wb"))
-    try:
-        return run_driver(py, "taskiq_driver.py", env, args)
-    finally:
-        stop(worker)
-        stop(server)
+    return with_peer(py, server, ["taskiq", "worker", "bench.peer_queues.taskiq_app:broker",
+                                  "--workers", str(args.workers)], env, "taskiq_driver.py", args, root / "taskiq.log")
 
 
 class Completions:
@@ -141,21 +143,9 @@ class Completions:
         return fut
 
 
-async def wait_backend(client: KtrdrClient, timeout_s: float = 60.0) -> None:
-    """Until the freshly started backend answers (it imports and binds for a second or two)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            await client.health()
-            return
-        except NoBackend:
-            if time.monotonic() > deadline:
-                raise
-
-
 async def ktrdr_figures(client: KtrdrClient, done: Completions, args: argparse.Namespace) -> Figures:
     """Warm up, 2,000 submitted at once (completed/s), then one at a time (submit → completed in KV)."""
-    await wait_backend(client)
+    await wait_backend(client.bus, 60.0)
     warm = [f"op_dummy_warm_{i}" for i in range(args.workers * 2)]
     waits = [done.expect(w) for w in warm]
     await asyncio.gather(*(client.start("dummy", {"operation_id": w, "steps": 0}) for w in warm))

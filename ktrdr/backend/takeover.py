@@ -1,11 +1,11 @@
 """Fast takeover: a running operation whose worker the registry knows is gone goes to another worker now.
 
 Without this, the order of a SIGKILLed worker waits out JetStream's ack wait before it is redelivered. The
-registry knows sooner (3 missed heartbeats, or none heard at all in that time), so the backend naks the lost delivery itself: JetStream redelivers
-it at once, the next claim takes over as attempt + 1, and that claim fences the lost attempt off for good (its
-events are ignored, its record writes skip, it never acks). A worker that is only slow keeps heartbeating and is
-never marked unavailable, so it keeps its work. The ack subject is cleared by compare-and-set before the nak, so
-of several backends (or sweeps) exactly one naks each delivery.
+registry knows sooner (3 missed heartbeats, or none heard at all in that time), so the backend naks the lost
+delivery itself: JetStream redelivers it at once, the next claim takes over as attempt + 1, and that claim fences
+the lost attempt off for good (its events are ignored, its record writes skip, it never acks). A worker that is
+only slow keeps heartbeating and is never marked unavailable, so it keeps its work. The ack subject is cleared by
+compare-and-set before the nak, so of several backends (or sweeps) exactly one naks each delivery.
 """
 
 from __future__ import annotations

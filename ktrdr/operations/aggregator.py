@@ -81,7 +81,8 @@ def fold(events: list[OperationEvent]) -> tr.Mutation:
 class Aggregator:
     """Durable consumers on the events and progress streams, shared by every backend."""
 
-    def __init__(self, bus: Bus, batch: int = 500, known: Callable[[str], OperationRecord | None] | None = None) -> None:
+    def __init__(self, bus: Bus, batch: int = 500,
+                 known: Callable[[str], OperationRecord | None] | None = None) -> None:
         self.bus, self.batch = bus, batch
         # a mirror of the bucket (the backend's index): events it shows to be settled skip the read-modify-write,
         # e.g. the `completed` of a worker that wrote its terminal record itself

@@ -18,7 +18,8 @@ from ktrdr.protocol.codec import decode, encode
 from ktrdr.protocol.messages import WorkOrder, now_ns
 
 
-__all__ = ["SubmitError", "cancel", "check_route", "claim_hint", "publish_order", "redispatch", "resume", "submit", "work_order"]
+__all__ = ["SubmitError", "cancel", "check_route", "claim_hint", "publish_order", "redispatch", "resume", "submit",
+           "work_order"]
 
 
 class SubmitError(KtrdrError, ValueError):

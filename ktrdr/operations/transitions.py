@@ -103,7 +103,8 @@ def claim(dispatch: int, delivery: int, worker_id: str, ack_subject: str = "") -
             raise Skip
         takeover = r.status == "running"
         return moved(r, "running", attempt=r.attempt + 1, delivery=delivery, worker_id=worker_id,
-                     ack_subject=ack_subject, started_at=r.started_at or time.time_ns(), progress=Progress() if not takeover else r.progress)
+                     ack_subject=ack_subject, started_at=r.started_at or time.time_ns(),
+                     progress=Progress() if not takeover else r.progress)
 
     return mutate
 
@@ -122,25 +123,29 @@ def release_lost(worker_id: str, ack_subject: str) -> Mutation:
 
 
 def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | None = None,
-             artifacts: dict | None = None, error: ErrorInfo | None = None, reason: str = "") -> OperationRecord:
+             artifacts: dict | None = None, error: ErrorInfo | None = None, reason: str = "",
+             progress: Progress | None = None) -> OperationRecord:
     """The record once `attempt` ended in `status`; unchanged when it is not running or the attempt lost it.
 
-    The one terminal transition: the worker applies it through `finish`, the aggregator through its fold.
+    The one terminal transition: the worker applies it through `finish` (with its last progress, which may not
+    have been folded yet), the aggregator through its fold (with the record's).
     """
     if r.terminal or r.status != "running" or not r.owned_by(attempt):
         return r
-    pct = 100.0 if status == "completed" else r.progress.percentage
+    last = progress or r.progress
+    pct = 100.0 if status == "completed" else last.percentage
     return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
-                 error=error, progress=msgspec.structs.replace(r.progress, percentage=pct),
+                 error=error, progress=msgspec.structs.replace(last, percentage=pct),
                  cancel_reason=kept_reason(r.cancel_reason, reason))
 
 
 def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: dict | None = None,
-           error: ErrorInfo | None = None, reason: str = "") -> Mutation:
+           error: ErrorInfo | None = None, reason: str = "", progress: Progress | None = None) -> Mutation:
     """running → completed/failed/cancelled for the given attempt (stale attempts and terminal records skip)."""
 
     def mutate(r: OperationRecord) -> OperationRecord:
-        new = finished(r, attempt, status, result=result, artifacts=artifacts, error=error, reason=reason)
+        new = finished(r, attempt, status, result=result, artifacts=artifacts, error=error, reason=reason,
+                       progress=progress)
         if new is r:
             raise Skip
         return new

@@ -18,7 +18,7 @@ from ktrdr.context import Checkpointer, ProgressReporter
 from ktrdr.errors import OperationCancelled, RetryableError
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.cancel import SHUTDOWN_REASON, CancelKind, CancelWatch
-from ktrdr.operations.record import OperationRecord
+from ktrdr.operations.record import OperationRecord, Progress
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import (
     ErrorInfo, OperationCancelledEvent, OperationCompleted, OperationFailed, OperationLog, OperationStarted,
@@ -67,6 +67,7 @@ class Execution:
         self.reporter = ProgressReporter()
         self._seq = 0
         self._done = asyncio.Event()
+        self.progress: Progress | None = None  # the last published, for the terminal record
 
     async def listen(self) -> None:
         """Subscribe to this operation's cancel subject before claiming, so no cancel slips between."""
@@ -124,6 +125,7 @@ class Execution:
             await self._join(tasks)
             await self.close()
         await pump.flush()
+        self.progress = Progress(**pump.latest) if pump.latest else None
         await self._settle(outcome, ctx)
 
     async def _join(self, tasks: list[asyncio.Task]) -> None:
@@ -187,18 +189,20 @@ class Execution:
             reason = outcome.reason if self.abandoned else (self.token.reason or outcome.reason)
             if await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
                                                             checkpointed=not self.abandoned),
-                                    tr.finish(self.attempt, "cancelled", reason=reason), "cancelled"):
+                                    tr.finish(self.attempt, "cancelled", reason=reason, progress=self.progress),
+                                    "cancelled"):
                 await self.msg.ack()
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
             if await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
-                                    tr.finish(self.attempt, "failed", error=error), "failed"):
+                                    tr.finish(self.attempt, "failed", error=error, progress=self.progress), "failed"):
                 await self.msg.term()
         else:
             result = outcome if isinstance(outcome, dict) else {"value": outcome}
             if await self._terminal(OperationCompleted(operation_id=self.op_id, result=result,
                                                        artifacts=ctx.artifacts),
-                                    tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
+                                    tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts,
+                                              progress=self.progress),
                                     "acked"):
                 await self.msg.ack()
 

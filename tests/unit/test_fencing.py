@@ -101,3 +101,12 @@ def test_an_order_carries_its_record_so_the_claim_needs_no_read() -> None:
     assert claim_hint(decode(encode(work_order(big, revision=7)), WorkOrder)) is None  # not carried twice
     forged = msgspec.structs.replace(order, operation_id="op_other")
     assert claim_hint(forged) is None  # a snapshot of another record never guides this claim
+
+
+def test_the_workers_terminal_write_keeps_the_progress_it_last_published() -> None:
+    from ktrdr.operations.record import Progress
+
+    last = Progress(percentage=90.0, current_step="step 3/3", steps_completed=3, steps_total=3)
+    done = tr.finish(1, "completed", progress=last)(claimed())  # its progress event may not be folded yet
+    assert done.progress == msgspec.structs.replace(last, percentage=100.0)
+    assert tr.finish(1, "failed", progress=last)(claimed()).progress == last
