@@ -122,6 +122,13 @@ def release_lost(worker_id: str, ack_subject: str) -> Mutation:
     return mutate
 
 
+def final_progress(progress: Progress, status: str) -> Progress:
+    """Progress as a terminal record shows it: a completed one is at 100 % with no stale step text."""
+    if status != "completed":
+        return progress
+    return msgspec.structs.replace(progress, percentage=100.0, current_step="", current_item="")
+
+
 def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | None = None,
              artifacts: dict | None = None, error: ErrorInfo | None = None, reason: str = "",
              progress: Progress | None = None) -> OperationRecord:
@@ -132,10 +139,8 @@ def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | No
     """
     if r.terminal or r.status != "running" or not r.owned_by(attempt):
         return r
-    last = progress or r.progress
-    pct = 100.0 if status == "completed" else last.percentage
     return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
-                 error=error, progress=msgspec.structs.replace(last, percentage=pct),
+                 error=error, progress=final_progress(progress or r.progress, status),
                  cancel_reason=kept_reason(r.cancel_reason, reason))
 
 

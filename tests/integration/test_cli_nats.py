@@ -33,4 +33,4 @@ def test_up_status_down(tmp_path: Path) -> None:
         down = ktrdr(tmp_path, "nats", "down")
     assert "stopped" in down.stdout
     after = ktrdr(tmp_path, "nats", "status")
-    assert after.returncode == 1 and "ktrdr nats up" in after.stderr
+    assert after.returncode == 1 and "`ktrdr up`" in after.stderr  # one hint: the whole stack, not half of it

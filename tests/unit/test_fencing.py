@@ -108,5 +108,5 @@ def test_the_workers_terminal_write_keeps_the_progress_it_last_published() -> No
 
     last = Progress(percentage=90.0, current_step="step 3/3", steps_completed=3, steps_total=3)
     done = tr.finish(1, "completed", progress=last)(claimed())  # its progress event may not be folded yet
-    assert done.progress == msgspec.structs.replace(last, percentage=100.0)
+    assert done.progress == tr.final_progress(last, "completed") and done.progress.steps_completed == 3
     assert tr.finish(1, "failed", progress=last)(claimed()).progress == last
