@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-peers clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)  ## the whole test suite (starts its own nats-server)
 
 bench: $(STAMP)  ## every benchmark, figures printed
 	$(VENV)/bin/python bench/run.py
+
+bench-peers: $(STAMP)  ## this project beside Celery on Redis and taskiq-nats (needs `apt-get install -y redis-server`)
+	$(VENV)/bin/python bench/peers.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -65,8 +65,8 @@ def start_worker(bus: Bus, handler, capacity: int = 1) -> tuple[Worker, asyncio.
     return w, asyncio.create_task(w.run())
 
 
-async def dispatch(bus: Bus, n: int) -> list[float]:
-    """submit() → the operation's code is entered."""
+async def dispatch(bus: Bus, n: int, capacity: int = 1) -> list[float]:
+    """submit() → the operation's code is entered, on an idle worker with `capacity` slots."""
     entered: dict[str, float] = {}
     flag: dict[str, asyncio.Event] = {}
     loop = asyncio.get_running_loop()
@@ -76,10 +76,10 @@ async def dispatch(bus: Bus, n: int) -> list[float]:
         loop.call_soon_threadsafe(flag[ctx.operation_id].set)
         return {}
 
-    w, task = start_worker(bus, handler)
+    w, task = start_worker(bus, handler, capacity)
     out = []
     for i in range(n):
-        op_id = f"op_dummy_bench_{i:06d}"
+        op_id = f"op_dummy_bench_{capacity}_{i:06d}"
         flag[op_id] = asyncio.Event()
         await asyncio.sleep(0.002)
         t0 = time.perf_counter()
@@ -182,6 +182,8 @@ async def main(n: int, ops: int) -> None:
         ours = await dispatch(bus, n)
         print(f"dispatch   bare publish→fetch  {summary_ms(bare)}")
         print(f"dispatch   submit→code entered {summary_ms(ours)}   p99 ratio {pct(ours, 99) / pct(bare, 99):.1f}x")
+        lone = await dispatch(bus, n, capacity=8)  # a lone order on a worker with 8 free slots: no batch to wait for
+        print(f"dispatch   same, capacity 8    {summary_ms(lone)}   p99 ratio {pct(lone, 99) / pct(bare, 99):.1f}x")
         core = await bare_core_latency(bus, n)
         stop, kv = await cancel_latency(bus, max(20, n // 6))
         print(f"cancel     bare core pub→sub   {summary_ms(core)}")

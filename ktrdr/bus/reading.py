@@ -1,4 +1,4 @@
-"""The two shared read loops: page through one subject of a stream, and watch a KV bucket as typed values."""
+"""The shared read loops: page through one subject of a stream, watch a KV bucket as typed values, pull a batch."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import msgspec
 from nats.js import JetStreamContext
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
@@ -71,3 +73,19 @@ async def watch_bucket(kv: KeyValue, type_: type[T], key: str = ">", *,
             await watcher.stop()
         except Exception:  # the connection may be gone already
             pass
+
+
+async def fetch_ready(psub: Any, batch: int, timeout: float, grab_s: float = 0.005) -> list[Msg]:
+    """Wait up to `timeout` for one message, then take up to `batch` - 1 more that are already there.
+
+    A pull for many at once returns only when the batch fills or the pull expires, so a trickle of messages
+    would each wait for the expiry; the second pull here is answered at once from what is queued.
+    Raises the fetch timeout when nothing came.
+    """
+    first = await psub.fetch(1, timeout=timeout)
+    if batch <= 1:
+        return first
+    try:
+        return first + await psub.fetch(batch - 1, timeout=grab_s)
+    except (NatsTimeoutError, TimeoutError):
+        return first

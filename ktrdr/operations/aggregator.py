@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -13,6 +14,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import fetch_ready
 from ktrdr.bus.tasks import stop_tasks
 from ktrdr.errors import ProtocolError
 from ktrdr.operations import transitions as tr
@@ -26,6 +28,7 @@ from ktrdr.protocol.messages import (
 
 log = logging.getLogger("ktrdr.aggregator")
 RETRY_DELAYS_S = (0.0, 0.1, 0.5, 1.0)  # a fold that raises is tried again after these pauses
+WRITTEN_MAX = 10_000  # running operations whose last written revision is kept
 NAK_DELAY_S = 2.0  # then its events come back this much later, while the other operations fold on
 _PROGRESS_FIELDS = [f.name for f in msgspec.structs.fields(Progress)]
 
@@ -53,6 +56,17 @@ def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
     return r
 
 
+def settled_for(known: OperationRecord | None, events: list[OperationEvent]) -> bool:
+    """Whether a record seen at some revision already makes every event a no-op at any later revision too.
+
+    Only final facts qualify: a terminal record stays terminal, and an attempt that lost ownership never regains
+    it. Metrics are counted even on terminal records, so they always need the write.
+    """
+    if known is None:
+        return False
+    return all(not isinstance(ev, OperationMetric) and (known.terminal or not known.accepts(ev)) for ev in events)
+
+
 def fold(events: list[OperationEvent]) -> tr.Mutation:
     """A mutation applying `events` in order; Skip (no write) when none changes the record."""
 
@@ -70,9 +84,15 @@ def fold(events: list[OperationEvent]) -> tr.Mutation:
 class Aggregator:
     """Durable consumers on the events and progress streams, shared by every backend."""
 
-    def __init__(self, bus: Bus, batch: int = 500) -> None:
+    def __init__(self, bus: Bus, batch: int = 500,
+                 known: Callable[[str], OperationRecord | None] | None = None) -> None:
         self.bus, self.batch = bus, batch
-        self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0, "errors": 0}
+        # a mirror of the bucket (the backend's index): events it shows to be settled skip the read-modify-write,
+        # e.g. the `completed` of a worker that wrote its terminal record itself
+        self.known = known or (lambda op_id: None)
+        self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0, "errors": 0, "settled": 0}
+        # our last write per running operation: usually still current (a stale one costs the read after all)
+        self._written: dict[str, tuple[OperationRecord, int]] = {}
         self._tasks: list[asyncio.Task] = []
         self._subs: list[Any] = []
 
@@ -96,7 +116,7 @@ class Aggregator:
     async def _loop(self, psub: Any) -> None:
         while True:
             try:
-                msgs = await psub.fetch(self.batch, timeout=1.0)
+                msgs = await fetch_ready(psub, self.batch, timeout=1.0)
             except (NatsTimeoutError, asyncio.TimeoutError):
                 continue
             except Exception as exc:  # reconnecting; try again (a closed connection ends the loop)
@@ -152,10 +172,23 @@ class Aggregator:
                 return set()
         return set(todo)
 
+    def _remember(self, record: OperationRecord, revision: int) -> None:
+        """Keep what we wrote: the next fold of a running operation starts from it instead of reading it back."""
+        if record.terminal:
+            return
+        if len(self._written) >= WRITTEN_MAX:
+            self._written.clear()
+        self._written[record.id] = (record, revision)
+
     async def _apply(self, op_id: str, events: list[OperationEvent]) -> None:
+        if settled_for(self.known(op_id), events):
+            self.stats["settled"] += 1
+            return
         try:
-            if await tr.apply(self.bus.ops, op_id, fold(events)) is not None:
+            new, revision = await tr.apply_rev(self.bus.ops, op_id, fold(events), self._written.pop(op_id, None))
+            if new is not None:
                 self.stats["writes"] += 1
+                self._remember(new, revision)
         except OperationNotFound:
             self.stats["orphans"] += 1
         except tr.IllegalTransition as exc:

@@ -49,6 +49,7 @@ class OperationRecord(msgspec.Struct, kw_only=True, frozen=True):
     dispatch: int = 1
     delivery: int = 0
     worker_id: str = ""
+    ack_subject: str = ""  # the running delivery's JetStream ack subject: a backend naks it when the worker is lost
     parameters: dict[str, Any] = {}
     progress: Progress = Progress()
     progress_seq: int = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from ktrdr.bus.handle import Bus
 from ktrdr.errors import KtrdrError
 from ktrdr.operations import kinds
@@ -11,11 +13,13 @@ from ktrdr.operations.cancel import request as cancel
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.record import OperationRecord, new_record
 from ktrdr.operations.store import Conflict
-from ktrdr.protocol.codec import encode
+from ktrdr.errors import ProtocolError
+from ktrdr.protocol.codec import decode, encode
 from ktrdr.protocol.messages import WorkOrder, now_ns
 
 
-__all__ = ["SubmitError", "cancel", "check_route", "publish_order", "redispatch", "resume", "submit", "work_order"]
+__all__ = ["SubmitError", "cancel", "check_route", "claim_hint", "publish_order", "redispatch", "resume", "submit",
+           "work_order"]
 
 
 class SubmitError(KtrdrError, ValueError):
@@ -37,16 +41,33 @@ def check_route(op_type: str, pool: str) -> None:
                           hint=f"use one of {', '.join(workers[op_type])}")
 
 
-def work_order(record: OperationRecord) -> WorkOrder:
-    """The order for the record's current dispatch."""
+SNAPSHOT_MAX = 64 * 1024  # a bigger record is read at claim time rather than carried twice in its order
+
+
+def work_order(record: OperationRecord, revision: int = 0) -> WorkOrder:
+    """The order for the record's current dispatch, carrying the record itself when its revision is known."""
+    body = encode(record) if revision else b""
+    carried = 0 < len(body) <= SNAPSHOT_MAX
     return WorkOrder(operation_id=record.id, type=record.type, pool=record.pool, dispatch=record.dispatch,
                      parameters=record.parameters, resume=record.resume, parent_id=record.parent_id,
-                     created_at=now_ns())
+                     created_at=now_ns(), revision=revision if carried else 0,
+                     record=msgspec.Raw(body if carried else b"null"))
 
 
-async def publish_order(bus: Bus, record: OperationRecord) -> None:
+def claim_hint(order: WorkOrder) -> tuple[OperationRecord, int] | None:
+    """The (record, revision) an order carries, for a claim without a read; None when it carries none."""
+    if not order.revision:
+        return None
+    try:
+        record = decode(bytes(order.record), OperationRecord)
+    except ProtocolError:
+        return None
+    return (record, order.revision) if record.id == order.operation_id else None
+
+
+async def publish_order(bus: Bus, record: OperationRecord, revision: int = 0) -> None:
     """Publish the order with Nats-Msg-Id `<id>-<dispatch>` so a repeat is dropped by the server."""
-    await bus.js.publish(bus.names.work(record.type, record.pool), encode(work_order(record)),
+    await bus.js.publish(bus.names.work(record.type, record.pool), encode(work_order(record, revision)),
                          headers={"Nats-Msg-Id": f"{record.id}-{record.dispatch}"})
 
 
@@ -56,13 +77,13 @@ async def submit(bus: Bus, op_type: str, pool: str, parameters: dict[str, Any], 
     check_route(op_type, pool)
     record = new_record(op_type, pool, parameters, op_id=op_id, parent_id=parent_id)
     try:
-        await bus.ops.create(record)
+        revision = await bus.ops.create(record)
     except Conflict:
-        existing, _ = await bus.ops.get(record.id)
+        existing, revision = await bus.ops.get(record.id)
         if existing.status != "pending":
             return existing
         record = existing  # the first submit may have died between create and publish
-    await publish_order(bus, record)
+    await publish_order(bus, record, revision)
     return record
 
 

@@ -60,13 +60,19 @@ def moved(record: OperationRecord, target: str, **changes: Any) -> OperationReco
 
 async def apply_rev(store: OperationStore, op_id: str, mutate: Mutation,
                     hint: tuple[OperationRecord, int] | None = None) -> tuple[OperationRecord | None, int]:
-    """Read (or start from `hint`, saving a round trip), mutate, compare-and-set; retry on conflict."""
+    """Read (or start from `hint`, saving a round trip), mutate, compare-and-set; retry on conflict.
+
+    A hint may be stale: a Skip decided on it is checked against the stored record before it counts.
+    """
     for _ in range(MAX_RETRIES):
+        guessed = hint is not None
         record, revision = hint if hint is not None else await store.get(op_id)
         hint = None
         try:
             new = mutate(record)
         except Skip:
+            if guessed:
+                continue
             return None, revision
         try:
             return new, await store.put_if(new, revision)
@@ -81,8 +87,12 @@ async def apply(store: OperationStore, op_id: str, mutate: Mutation) -> Operatio
 
 
 # -- the moves everyone uses -------------------------------------------------------------
-def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
-    """pending/resuming → running, or a redelivery taking over a running record (attempt + 1)."""
+def claim(dispatch: int, delivery: int, worker_id: str, ack_subject: str = "") -> Mutation:
+    """pending/resuming → running, or a redelivery taking over a running record (attempt + 1).
+
+    `ack_subject` is the claimed delivery's: recorded so that a backend can hand the order to another worker
+    as soon as this one is known lost (see `release_lost`), instead of after JetStream's ack wait.
+    """
 
     def mutate(r: OperationRecord) -> OperationRecord:
         if r.terminal or not r.expects(dispatch):
@@ -93,7 +103,21 @@ def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
             raise Skip
         takeover = r.status == "running"
         return moved(r, "running", attempt=r.attempt + 1, delivery=delivery, worker_id=worker_id,
-                     started_at=r.started_at or time.time_ns(), progress=Progress() if not takeover else r.progress)
+                     ack_subject=ack_subject, started_at=r.started_at or time.time_ns(),
+                     progress=Progress() if not takeover else r.progress)
+
+    return mutate
+
+
+def release_lost(worker_id: str, ack_subject: str) -> Mutation:
+    """Forget the ack subject of a running delivery whose worker is lost, once: the backend that wins this
+    compare-and-set, and only it, naks that delivery so another worker claims it (attempt + 1 fences the lost one).
+    """
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.status != "running" or r.worker_id != worker_id or not ack_subject or r.ack_subject != ack_subject:
+            raise Skip
+        return msgspec.structs.replace(r, ack_subject="", updated_at=time.time_ns())
 
     return mutate
 
@@ -106,24 +130,27 @@ def final_progress(progress: Progress, status: str) -> Progress:
 
 
 def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | None = None,
-             artifacts: dict | None = None, error: ErrorInfo | None = None, reason: str = "") -> OperationRecord:
+             artifacts: dict | None = None, error: ErrorInfo | None = None, reason: str = "",
+             progress: Progress | None = None) -> OperationRecord:
     """The record once `attempt` ended in `status`; unchanged when it is not running or the attempt lost it.
 
-    The one terminal transition: the worker applies it through `finish`, the aggregator through its fold.
+    The one terminal transition: the worker applies it through `finish` (with its last progress, which may not
+    have been folded yet), the aggregator through its fold (with the record's).
     """
     if r.terminal or r.status != "running" or not r.owned_by(attempt):
         return r
     return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
-                 error=error, progress=final_progress(r.progress, status),
+                 error=error, progress=final_progress(progress or r.progress, status),
                  cancel_reason=kept_reason(r.cancel_reason, reason))
 
 
 def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: dict | None = None,
-           error: ErrorInfo | None = None, reason: str = "") -> Mutation:
+           error: ErrorInfo | None = None, reason: str = "", progress: Progress | None = None) -> Mutation:
     """running → completed/failed/cancelled for the given attempt (stale attempts and terminal records skip)."""
 
     def mutate(r: OperationRecord) -> OperationRecord:
-        new = finished(r, attempt, status, result=result, artifacts=artifacts, error=error, reason=reason)
+        new = finished(r, attempt, status, result=result, artifacts=artifacts, error=error, reason=reason,
+                       progress=progress)
         if new is r:
             raise Skip
         return new

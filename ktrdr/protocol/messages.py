@@ -90,6 +90,10 @@ class WorkOrder(Wire, frozen=True, kw_only=True):
     resume: bool = False
     parent_id: str | None = None
     created_at: int = 0
+    # The operation record as stored at KV revision `revision` when the order was sent: the claim
+    # compare-and-sets against it without reading it first (a record changed since costs the read after all).
+    revision: int = 0
+    record: msgspec.Raw = msgspec.Raw(b"null")  # raw JSON: msgspec cannot decode Raw inside a union with None
 
     def __post_init__(self) -> None:
         dispatch = self.dispatch or self.legacy_attempt or 1

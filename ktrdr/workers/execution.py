@@ -18,7 +18,7 @@ from ktrdr.context import Checkpointer, ProgressReporter
 from ktrdr.errors import OperationCancelled, RetryableError
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.cancel import SHUTDOWN_REASON, CancelKind, CancelWatch
-from ktrdr.operations.record import OperationRecord
+from ktrdr.operations.record import OperationRecord, Progress
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import (
     ErrorInfo, OperationCancelledEvent, OperationCompleted, OperationFailed, OperationLog, OperationStarted,
@@ -67,6 +67,7 @@ class Execution:
         self.reporter = ProgressReporter()
         self._seq = 0
         self._done = asyncio.Event()
+        self.progress: Progress | None = None  # the last published, for the terminal record
 
     async def listen(self) -> None:
         """Subscribe to this operation's cancel subject before claiming, so no cancel slips between."""
@@ -124,6 +125,7 @@ class Execution:
             await self._join(tasks)
             await self.close()
         await pump.flush()
+        self.progress = Progress(**pump.latest) if pump.latest else None
         await self._settle(outcome, ctx)
 
     async def _join(self, tasks: list[asyncio.Task]) -> None:
@@ -170,7 +172,11 @@ class Execution:
             self.cancel.check_record(record, self.attempt)
 
     async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
-        """Publish the terminal event, record it, then ack, nak or terminate the order."""
+        """Publish the terminal event, record it, then ack, nak or terminate the order.
+
+        The ack is not confirmed: the record is terminal by then, so a lost ack only brings the order back after
+        the ack wait, and that copy's claim finds a terminal record and drops it.
+        """
         if isinstance(outcome, TRANSIENT):  # the bus, not the operation, failed: run it again from its checkpoint
             outcome = RetryableError(f"NATS was unavailable ({type(outcome).__name__}: {outcome})", delay_s=1.0)
         if isinstance(outcome, OperationCancelled) and self.cancel.kind is CancelKind.SHUTDOWN:
@@ -183,32 +189,36 @@ class Execution:
             reason = outcome.reason if self.abandoned else (self.token.reason or outcome.reason)
             if await self._terminal(OperationCancelledEvent(operation_id=self.op_id, reason=reason,
                                                             checkpointed=not self.abandoned),
-                                    tr.finish(self.attempt, "cancelled", reason=reason), "cancelled"):
-                await persist(self.msg.ack_sync, f"ack {self.op_id}")
+                                    tr.finish(self.attempt, "cancelled", reason=reason, progress=self.progress),
+                                    "cancelled"):
+                await self.msg.ack()
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
             if await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
-                                    tr.finish(self.attempt, "failed", error=error), "failed"):
+                                    tr.finish(self.attempt, "failed", error=error, progress=self.progress), "failed"):
                 await self.msg.term()
         else:
             result = outcome if isinstance(outcome, dict) else {"value": outcome}
             if await self._terminal(OperationCompleted(operation_id=self.op_id, result=result,
                                                        artifacts=ctx.artifacts),
-                                    tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts),
+                                    tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts,
+                                              progress=self.progress),
                                     "acked"):
-                await persist(self.msg.ack_sync, f"ack {self.op_id}")  # confirmed: a lost ack means a redelivery
+                await self.msg.ack()
 
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> bool:
-        """Durable terminal event first, then the record; False when a newer attempt owns the order now.
+        """Durable terminal event and the record together; False when a newer attempt owns the order now.
 
         JetStream acks by stream sequence, so a superseded attempt must not ack or terminate: that would
         remove the order its successor is running (and a successor's death would then lose the operation).
         """
-        await self.publish(event)
         self.env.counters[counter] += 1  # counted before the record says so, so readers never see less
         hint = (self.record, self.revision) if self.record is not None and self.revision else None
-        new, _ = await persist(lambda: tr.apply_rev(self.env.bus.ops, self.op_id, mutation, hint),
-                               f"record {self.op_id}")
+        # both in flight at once: the event goes out first on the connection, so the server has it before the
+        # record; should this process die, the aggregator folds the durable event into the record all the same
+        _, (new, _) = await asyncio.gather(
+            self.publish(event),
+            persist(lambda: tr.apply_rev(self.env.bus.ops, self.op_id, mutation, hint), f"record {self.op_id}"))
         return new is not None or await self._still_mine()
 
     async def _still_mine(self) -> bool:

@@ -27,6 +27,7 @@ class ProgressPump:
         self._signalled = False
         self._stopped = False
         self._last = 0.0
+        self.latest: dict[str, Any] | None = None  # the progress fields last published (the terminal record keeps them)
         reporter._on_change = self.notify  # the reporter calls this from the operation's thread
 
     def notify(self, urgent: bool) -> None:
@@ -73,7 +74,8 @@ class ProgressPump:
         for level, message in logs:
             await self._publish(OperationLog(operation_id=self._op_id, level=level, message=message), True)
         if state is not None:
-            await self._publish(OperationProgress(operation_id=self._op_id, **_progress_fields(state)), False)
+            self.latest = _progress_fields(state)
+            await self._publish(OperationProgress(operation_id=self._op_id, **self.latest), False)
             self._last = time.monotonic()
 
 

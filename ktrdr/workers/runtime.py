@@ -21,6 +21,7 @@ from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.cancel import CancelIntents
 from ktrdr.operations.store import OperationNotFound
+from ktrdr.operations.submit import claim_hint
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import GpuInfo, WorkOrder
 from ktrdr.workers.context import Handler
@@ -29,6 +30,7 @@ from ktrdr.workers.heartbeat import Heartbeater, WorkerIdentity
 from ktrdr.workers.takeover import settle_from_log
 
 log = logging.getLogger("ktrdr.workers")
+GRAB_S = 0.01  # how long the extra free slots wait for work already queued (the server answers a no-wait pull at once)
 CheckpointFactory = Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
 
 
@@ -123,16 +125,25 @@ class Worker:
             while not self._slots.locked():  # claim every other free slot too, without waiting
                 await self._slots.acquire()
                 free += 1
-            msgs = [] if self._stopping.is_set() else await self._fetch(psub, free, 0.25 if burst else 1.0)
-            for _ in range(free - len(msgs)):
+            # the first message starts as soon as it arrives: a pull for several would hold it until the batch
+            # fills or the pull expires; the other free slots then take only what is already queued
+            got = await self._take(psub, 1, 0.25 if burst else 1.0)
+            if got and free > 1:
+                got += await self._take(psub, free - 1, GRAB_S)
+            for _ in range(free - got):
                 self._slots.release()
-            for msg in msgs:
-                self.counters["fetched"] += 1
-                task = asyncio.create_task(self._handle(msg))
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
-            if not msgs and burst and not self.running and await self._queue_empty():
+            if not got and burst and not self.running and await self._queue_empty():
                 break
+
+    async def _take(self, psub: Any, batch: int, timeout: float) -> int:
+        """Fetch up to `batch` messages and start each; how many were started."""
+        msgs = [] if self._stopping.is_set() else await self._fetch(psub, batch, timeout)
+        for msg in msgs:
+            self.counters["fetched"] += 1
+            task = asyncio.create_task(self._handle(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return len(msgs)
 
     async def _fetch(self, psub: Any, batch: int, timeout: float) -> list[Msg]:
         fetch = asyncio.create_task(psub.fetch(batch, timeout=timeout))
@@ -179,8 +190,8 @@ class Worker:
         execution = Execution(self.env, msg, order.operation_id, self.handler)
         await execution.listen()
         try:
-            record, revision = await tr.apply_rev(
-                self.bus.ops, order.operation_id, tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id))
+            claim = tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id, msg.reply)
+            record, revision = await tr.apply_rev(self.bus.ops, order.operation_id, claim, claim_hint(order))
         except OperationNotFound:
             await execution.close()
             await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")
