@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ktrdr.backtesting import CLASSES, BacktestError, decide
+from ktrdr.strategy.config import DecisionsConfig
 
 B, H, S = (0.8, 0.1, 0.1), (0.1, 0.8, 0.1), (0.1, 0.1, 0.8)
 
@@ -81,6 +82,5 @@ def test_matches_bar_by_bar_rules(labels, confident, aware, shorts, separation) 
 
 
 def test_accepts_the_strategy_decisions_struct() -> None:
-    config = pytest.importorskip("ktrdr.strategy.config")
-    decisions = config.DecisionsConfig(short_from_flat=True, min_separation_bars=1)
+    decisions = DecisionsConfig(short_from_flat=True, min_separation_bars=1)
     assert decide(np.array([S, H, B, B]), decisions).tolist() == [-1, 0, 1, 1]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import ta
+import talipp.indicators as talipp_ind
+from talipp.ohlcv import OHLCV
 
-ta = pytest.importorskip("ta")
-talipp_ind = pytest.importorskip("talipp.indicators")
-from talipp.ohlcv import OHLCV  # noqa: E402
-
-from ktrdr.indicators import (  # noqa: E402
+from ktrdr.indicators import (
     IndicatorSpec,
     compute_indicator,
     get_indicator,
