@@ -23,6 +23,7 @@ from ktrdr_tui.app import MonitorApp
 from ktrdr_tui.dialogs import ConfirmCancel
 from ktrdr_tui.render import short_id
 from ktrdr_tui.widgets import KeyedTable
+from tests.helpers import eventually
 from tests.integration.conftest import BackendPool, WorkerPool
 
 pytestmark = pytest.mark.integration
@@ -236,16 +237,12 @@ async def test_keys_stay_responsive_under_a_burst_of_progress(settings: Settings
                     await bus.nc.flush()
         started = time.perf_counter()
         publisher = asyncio.create_task(burst())
-        async with asyncio.timeout(30):
-            while app.ops.events_seen < 1000:
-                await asyncio.sleep(0.002)
+        await eventually(lambda: app.ops.events_seen >= 1000, timeout=30, every=0.002, what="burst under way")
         seen_at_press = app.ops.events_seen
         # The key goes in as the terminal driver sends it; pilot.press would also wait for an idle CPU.
         pressed = time.perf_counter()
         app.post_message(events.Key("a", "a"))
-        async with asyncio.timeout(30):
-            while not app.filters.statuses:
-                await asyncio.sleep(0.002)
+        await eventually(lambda: app.filters.statuses, timeout=30, every=0.002, what="key handled")
         latency = time.perf_counter() - pressed
         await publisher
         published = time.perf_counter() - started
