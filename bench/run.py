@@ -25,8 +25,9 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("bench_backend_list.py", ["--ops", "3000", "--n", "50"], "listing operations through the API beside a bare KV get"),
     ("bench_load.py", ["--seconds", "6"],
      "1,000 heartbeating workers and 20,000 progress events/s on one backend, beside bare KV puts and pub/sub"),
-    ("bench_liveness.py", ["--seconds", "6", "--trials", "5"],
-     "heartbeat gaps while an operation burns the CPU beside a sleeping one, and silent-worker detection time"),
+    ("bench_liveness.py", ["--seconds", "6", "--trials", "3"],
+     "heartbeat gaps while an operation burns the CPU beside a sleeping one, silent-worker detection and "
+     "SIGKILL takeover times"),
     ("bench_chaos.py", ["--ops", "80", "--kills", "8"], "operations through worker kills and restarts (counts)"),
     ("bench_data.py", [], "frame codec and synthetic data beside pickle+zlib"),
     ("bench_features.py", ["100000"], "indicator and feature rows/s beside a pandas rolling mean"),
