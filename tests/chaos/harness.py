@@ -61,6 +61,7 @@ class ChaosReport(msgspec.Struct, kw_only=True):
     cancelled: int = 0
     lost: int = 0
     worker_exits: int = 0
+    backend_exits: int = 0
     reruns: int = 0
     resumed_from_checkpoint: int = 0
     double_completions: int = 0
@@ -89,6 +90,8 @@ class Stack:
     outages: list[tuple[int, int]] = field(default_factory=list)  # nats-server (stopped, serving again)
     spawned: int = 0
     backend_lives: int = 0
+    backend_kills: int = 0
+    backend_exits: int = 0
 
     def spawn_worker(self, capacity: int) -> Child:
         """A new `ktrdr worker dummy` with a fresh id."""
@@ -108,11 +111,15 @@ class Stack:
         return self.backend
 
     def revive(self, capacity: int) -> None:
-        """What a supervisor does: replace workers that exited on their own (e.g. started while NATS was down)."""
+        """What a supervisor does: restart processes that exited on their own (e.g. started while NATS was down,
+        their first connect failed: an unreachable server is an error, not a wait)."""
         for child in list(self.workers):
             if not child.alive and child.name not in self.killed.keys() | self.exited.keys():
                 self.exited[child.name] = time.time_ns()
                 self.spawn_worker(capacity)
+        if self.backend is not None and not self.backend.alive:  # act() replaces the one it kills at once
+            self.backend_exits += 1
+            self.spawn_backend()
 
     def close(self) -> None:
         """Stop everything still running."""
@@ -154,6 +161,7 @@ async def act(stack: Stack, cfg: ChaosConfig, rng: random.Random, action: str) -
     elif action == "backend":
         assert stack.backend is not None
         stack.backend.kill()
+        stack.backend_kills += 1
         stack.spawn_backend()
     elif action == "server":
         stopped = time.time_ns()
@@ -249,8 +257,9 @@ def cause_between(stack: Stack, worker: str, after: int, before: int) -> str:
 
 async def account(bus: Bus, ids: list[str], records: dict[str, OperationRecord], stack: Stack) -> ChaosReport:
     """Count outcomes, re-runs with their causes, and operations that completed more than once."""
-    report = ChaosReport(ops=len(ids), kills=len(stack.killed), backend_restarts=stack.backend_lives - 1,
+    report = ChaosReport(ops=len(ids), kills=len(stack.killed), backend_restarts=stack.backend_kills,
                          server_restarts=stack.server.restarts, worker_exits=len(stack.exited),
+                         backend_exits=stack.backend_exits,
                          killed=sorted(stack.killed))
     n = bus.names
     info = await bus.js.stream_info(n.events_stream, subjects_filter=f"{n.ns}.ops.*.completed")
