@@ -18,6 +18,7 @@ RUN pip install --index-url "https://download.pytorch.org/whl/${TORCH_VARIANT}" 
         "torch==$(sed -n 's/^torch==//p' constraints.txt)"
 COPY pyproject.toml README.md ./
 COPY ktrdr ./ktrdr
+COPY tui ./tui
 COPY strategies ./strategies
 RUN pip install -c constraints.txt . \
     && useradd --create-home --uid 1000 ktrdr

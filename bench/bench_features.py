@@ -49,7 +49,7 @@ def main(rows: int) -> None:
     print(f"rows={rows:,}  baseline pandas rolling(20).mean: {rows / base_s:,.0f} rows/s")
     for path in sorted(ROOT.glob("*.yaml")):
         cfg = load_strategy(path)
-        ind_s = timed(lambda: compute_indicators(h1, cfg.indicators))
+        ind_s = timed(lambda: compute_indicators(h1, cfg.indicator_specs))
         feat_s = timed(lambda: build_features(cfg, frames))
         print(f"{cfg.name:24s} indicators: {rows / ind_s:>12,.0f} rows/s "
               f"({ind_s / base_s:6.1f}x baseline time)   features: {rows / feat_s:>12,.0f} rows/s "

@@ -20,7 +20,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import pct  # noqa: E402
-from ktrdr.backend.registry import WorkerRecord  # noqa: E402
+from ktrdr.protocol.workers import WorkerRecord  # noqa: E402
 from ktrdr.bus.handle import Bus  # noqa: E402
 from ktrdr.config import Settings  # noqa: E402
 from ktrdr.operations.record import new_record  # noqa: E402

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ktrdr.context import ProgressReporter  # noqa: E402
-from ktrdr.strategy.config import EarlyStoppingConfig, ModelConfig, TrainingConfig  # noqa: E402
+from ktrdr.strategy.config import ModelConfig, TrainingConfig, model_config  # noqa: E402
 from ktrdr.training.synthetic import planted_features  # noqa: E402
 from ktrdr.training.trainer import _Throttle, train_model  # noqa: E402
 
@@ -42,10 +42,10 @@ class CountingReporter(ProgressReporter):
 
 def configs(model_type: str, epochs: int, batch_size: int) -> tuple[ModelConfig, TrainingConfig]:
     """The benchmark's model (MLP [64, 32] or a one-layer recurrent net) and training settings."""
-    model = ModelConfig(type=model_type, hidden_layers=[64, 32] if model_type == "mlp" else [64],
+    model = model_config(model_type, hidden_layers=[64, 32] if model_type == "mlp" else [64],
                         sequence_length=16, dropout=0.1)
     training = TrainingConfig(epochs=epochs, batch_size=batch_size, seed=1,
-                              early_stopping=EarlyStoppingConfig(enabled=False))
+                              early_stopping=None)
     return model, training
 
 

@@ -10,7 +10,9 @@ import msgspec
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
+from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import watch_bucket
 from ktrdr.errors import KtrdrError
 from ktrdr.operations.record import OperationRecord, new_operation_id
 from ktrdr.protocol.codec import decode, decode_event, encode
@@ -104,6 +106,18 @@ class KtrdrClient:
         """Cancel without the backend: a core publish on `cancel.<id>` (what `nats pub` does)."""
         await self.bus.nc.publish(self.bus.names.cancel(op_id), encode(CancelRequest(reason=reason)))
 
+    async def cancel_anyhow(self, op_id: str, reason: str = "cancelled by user") -> dict[str, Any]:
+        """Cancel through the backend, else by the bare publish (`published` says so).
+
+        The one thing a client may do without a backend besides reading: every worker stores the intent of
+        a published cancel, pending or running. Starting and resuming always need the backend.
+        """
+        try:
+            return await self.cancel(op_id, reason) | {"published": False}
+        except NoBackend:
+            await self.cancel_direct(op_id, reason)
+            return {"operation_id": op_id, "status": "cancel published", "cancel_requested": True, "published": True}
+
     async def resume(self, op_id: str) -> dict[str, Any]:
         """Resume a failed or cancelled operation from its checkpoint."""
         return await self.request("operations", "resume", {"operation_id": op_id})
@@ -136,7 +150,7 @@ class KtrdrClient:
         """
         subject = self.bus.names.events_of(op_id) if op_id else self.bus.names.events_all()
         sub = await self.bus.nc.subscribe(subject)
-        await self.bus.nc.flush()
+        await flush(self.bus.nc)
         if on_ready is not None:
             on_ready(subject)
         try:
@@ -150,21 +164,11 @@ class KtrdrClient:
 
     async def follow(self, op_id: str) -> AsyncIterator[OperationRecord]:
         """The record now, then after every change, until it is terminal (children included via the parent)."""
-        watcher = await self.bus.ops.kv.watch(op_id)
-        try:
-            while True:
-                entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
-                if entry is None or not entry.value:
-                    continue
-                record = decode(entry.value, OperationRecord)
+        async for record in watch_bucket(self.bus.ops.kv, OperationRecord, op_id):
+            if isinstance(record, OperationRecord):
                 yield record
                 if record.terminal:
                     return
-        finally:
-            try:
-                await watcher.stop()
-            except Exception:  # the connection is closing: the watch ends with it
-                pass
 
 
 __all__ = ["ApiError", "KtrdrClient", "NoBackend", "event_kind"]

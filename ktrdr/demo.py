@@ -86,7 +86,7 @@ async def run_demo(settings: Settings) -> Any:
         bus = await Bus.open(settings, stack.url, name="ktrdr-demo")
         try:
             client = KtrdrClient(bus)
-            await prepare_data(client, cfg.training_data.symbols[0], list(cfg.training_data.timeframes))
+            await prepare_data(client, cfg.training_data.symbol_list[0], cfg.training_data.timeframe_list)
             return await research(client, strategy)
         finally:
             await bus.close()

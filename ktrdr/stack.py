@@ -18,8 +18,10 @@ from ktrdr.bus.embedded import EmbeddedServer
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
 from ktrdr.errors import ConfigError
+from ktrdr.operations import kinds
 from ktrdr.stack_probe import wait_ready
-from ktrdr.stack_state import Child, StackError, StackState, StateFile, proc_start_time, terminate_stack
+from ktrdr.stack_state import (WEB_ROLE, Child, StackError, StackState, StateFile, proc_start_time, served_url,
+                               terminate_stack)
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -34,13 +36,19 @@ class StackConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     training_pool: Literal["", "gpu", "cpu"] = ""  # "": the worker picks gpu when CUDA/MPS works, else cpu
     port: int = 4222  # the embedded server's client port (a free one if taken; -1: any)
     monitor_port: int = 8222  # 0: no monitoring endpoint
+    monitor_web: bool = False  # also `ktrdr monitor --web` (the monitor for browsers, on localhost)
+    monitor_web_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8765  # 0: any free port
     ready_timeout_s: float = 120.0
     stop_timeout_s: float = 20.0
 
     def wanted(self) -> dict[str, int]:
-        """Processes wanted per role."""
-        return {"backend": 1, "backtest": self.backtest_workers, "training": self.training_workers,
-                "dummy": self.dummy_workers, "data": int(self.data_worker)}
+        """Processes wanted per role: one backend, and each worker kind's count (its option, else its default)."""
+        return {"backend": 1, **{k.name: int(getattr(self, k.stack_option)) if k.stack_option else k.stack_workers
+                                 for k in kinds.worker_kinds()}}
+
+    def processes(self) -> dict[str, int]:
+        """Every process wanted per role: the backend and workers, and the web monitor when asked for."""
+        return {**self.wanted(), WEB_ROLE: int(self.monitor_web)}
 
 
 def stack_config(**options: Any) -> StackConfig:
@@ -53,17 +61,18 @@ def stack_config(**options: Any) -> StackConfig:
 
 
 def _args(role: str, ident: str, cfg: StackConfig) -> list[str]:
+    if role == WEB_ROLE:
+        return ["monitor", "--web", "--port", str(cfg.monitor_web_port)]
     if role == "backend":
         return ["backend", "--backend-id", ident]
-    extra = {"training": ["--pool", cfg.training_pool] if cfg.training_pool else [],
-             "data": ["--allow-no-ib"]}.get(role, [])
-    return ["worker", role, "--worker-id", ident, *extra]
+    extra = ["--pool", cfg.training_pool] if role == "training" and cfg.training_pool else []
+    return ["worker", role, "--worker-id", ident, *kinds.get(role).stack_args, *extra]
 
 
 def _free_name(role: str, taken: set[str]) -> str:
     """`backend`, `data`, then `<role>-2`…; workers that come in numbers start at `<role>-1`."""
     index = 1
-    while (name := role if index == 1 and role in ("backend", "data") else f"{role}-{index}") in taken:
+    while (name := role if index == 1 and role in ("backend", "data", WEB_ROLE) else f"{role}-{index}") in taken:
         index += 1
     return name
 
@@ -153,7 +162,7 @@ class Stack:
         """(name, role) of each process to start: what is wanted beyond what already runs."""
         plan: list[tuple[str, str]] = []
         taken = {c.name for c in live}
-        for role, want in self.config.wanted().items():
+        for role, want in self.config.processes().items():
             for _ in range(want - sum(1 for c in live if c.role == role)):
                 name = _free_name(role, taken)
                 taken.add(name)
@@ -239,7 +248,9 @@ class Stack:
         handle = None if self.settings.nats_url else self.server.running()
         processes = [{**msgspec.to_builtins(c), "started_now": c.name in self.mine}
                      for c in [*self.reused, *(c for c, _ in self.mine.values())]]
-        return {"url": self.url, "namespace": self.settings.namespace, "home": str(self.home),
+        web = next((served_url(c.log) for c in [*self.reused, *(c for c, _ in self.mine.values())]
+                    if c.role == WEB_ROLE), "")
+        return {"url": self.url, "namespace": self.settings.namespace, "home": str(self.home), "monitor_web": web,
                 "server": {"pid": handle.pid if handle else 0, "log": handle.log_file if handle else "",
                            "started_now": self.started_server, "external": bool(self.settings.nats_url)},
                 "processes": processes, "start_s": round(self.start_s, 2)}

@@ -14,7 +14,7 @@ from ktrdr.bus.handle import Bus
 from ktrdr.client import KtrdrClient, NoBackend
 from ktrdr.config import Settings
 from ktrdr.errors import BusError
-from ktrdr.stack_state import Child, StackError, StackState, tail
+from ktrdr.stack_state import WEB_ROLE, Child, StackError, StackState, served_url, tail
 
 POLL_S = 0.2
 ALIVE = ("available", "busy", "stuck")
@@ -75,7 +75,8 @@ def _error(message: str, procs: dict[str, Any], hint: str) -> StackError:
 
 
 async def wait_ready(bus: Bus, started: dict[str, tuple[Child, subprocess.Popen[bytes]]], timeout: float) -> None:
-    """Return once the started backend answers health and the backend registry lists every started worker."""
+    """Return once the started backend answers health, the backend registry lists every started worker and a web
+    monitor (if started) serves."""
     client = KtrdrClient(bus, timeout=2.0)
     deadline = time.monotonic() + timeout
     backend = next((c for c, _ in started.values() if c.role == "backend"), None)
@@ -89,16 +90,22 @@ async def wait_ready(bus: Bus, started: dict[str, tuple[Child, subprocess.Popen[
             return False
         return True
 
-    wanted = {c.ident for c, _ in started.values() if c.role != "backend"}
+    wanted = {c.ident for c, _ in started.values() if c.role not in ("backend", WEB_ROLE)}
+    web = [c for c, _ in started.values() if c.role == WEB_ROLE]
 
     async def workers_listed() -> bool:
         # The registry has no "worker joined" notification to wait on: a short poll of its list, with a deadline.
         listed = {w["worker_id"] for w in await client.workers() if w["status"] in ALIVE}
         return wanted <= listed
 
+    async def web_serving() -> bool:
+        return all(served_url(c.log) for c in web)
+
     await _until(backend_up, "the backend", deadline, started)
     if wanted:
         await _until(workers_listed, f"workers {', '.join(sorted(wanted))}", deadline, started)
+    if web:
+        await _until(web_serving, "the web monitor", deadline, started)
 
 
 def _ids(replies: list[dict[str, Any]]) -> set[str]:
@@ -153,5 +160,5 @@ async def _fill_from_backend(bus: Bus, report: dict[str, Any]) -> None:
 def _processes(state: StackState | None) -> list[dict[str, Any]]:
     if state is None:
         return []
-    return [{"name": c.name, "role": c.role, "ident": c.ident, "pid": c.pid, "alive": c.alive, "log": c.log}
-            for c in state.children]
+    return [{"name": c.name, "role": c.role, "ident": c.ident, "pid": c.pid, "alive": c.alive, "log": c.log,
+             **({"url": served_url(c.log)} if c.role == WEB_ROLE else {})} for c in state.children]

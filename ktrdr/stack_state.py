@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from ktrdr.errors import KtrdrError
 
 STATE_FILE = "stack.json"
 WORKER_ROLES = ("backtest", "training", "dummy", "data")
+WEB_ROLE = "monitor-web"  # `ktrdr up --monitor-web`: the browser monitor, stopped with the backend after workers
 
 
 class StackError(KtrdrError, RuntimeError):
@@ -82,6 +84,19 @@ def tail(path: str, lines: int = 15) -> str:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+_SERVED = re.compile(r"^ktrdr monitor: (http\S+)", re.MULTILINE)  # what `ktrdr monitor --web` prints once it listens
+
+
+def served_url(log: str) -> str:
+    """The URL a `ktrdr monitor --web` child said it serves on, from its log ("" until it said so)."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            match = _SERVED.search(fh.read(64_000))
+    except OSError:
+        return ""
+    return match.group(1) if match else ""
 
 
 class StateFile:

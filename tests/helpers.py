@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
@@ -36,24 +36,29 @@ async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.
         await asyncio.sleep(every)
 
 
-async def wait_record(bus: Bus, op_id: str, predicate: Callable[[OperationRecord], bool],
-                      timeout: float = 20.0) -> OperationRecord:
-    """Watch one KV key until its record satisfies `predicate`; TimeoutError shows the last state."""
-    watcher = await bus.ops.kv.watch(op_id)
-    last: OperationRecord | None = None
+async def wait_entry(kv: Any, key: str, kind: type[T], predicate: Callable[[T], bool], timeout: float = 20.0) -> T:
+    """Watch one KV key until its decoded value satisfies `predicate`; TimeoutError shows the last state."""
+    watcher = await kv.watch(key)
+    last: T | None = None
     try:
         async with asyncio.timeout(timeout):
             while True:
                 entry = await watcher.updates(timeout=timeout)
                 if entry is None or not entry.value:
                     continue
-                last = decode(entry.value, OperationRecord)
+                last = decode(entry.value, kind)
                 if predicate(last):
                     return last
     except TimeoutError:
-        raise TimeoutError(f"{op_id} never matched; last state: {last}") from None
+        raise TimeoutError(f"{key} never matched; last state: {last}") from None
     finally:
         await watcher.stop()
+
+
+async def wait_record(bus: Bus, op_id: str, predicate: Callable[[OperationRecord], bool],
+                      timeout: float = 20.0) -> OperationRecord:
+    """Watch one operation's record until it satisfies `predicate`; TimeoutError shows the last state."""
+    return await wait_entry(bus.ops.kv, op_id, OperationRecord, predicate, timeout)
 
 
 async def wait_all_terminal(bus: Bus, op_ids: list[str], timeout: float = 60.0) -> dict[str, OperationRecord]:
@@ -65,10 +70,16 @@ async def wait_all_terminal(bus: Bus, op_ids: list[str], timeout: float = 60.0) 
 def spawn_worker_process(settings: Settings, kind: str, worker_id: str, home: Path,
                          *args: str) -> subprocess.Popen[bytes]:
     """`ktrdr worker <kind>` as a separate process on the test's server, namespace and timings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
-    env.update(KTRDR_NATS_URL=settings.nats_url or "", KTRDR_NAMESPACE=settings.namespace, KTRDR_HOME=str(home),
-               KTRDR_ACK_WAIT_S=str(settings.ack_wait_s), KTRDR_HEARTBEAT_S=str(settings.heartbeat_s),
-               KTRDR_MAX_DELIVER=str(settings.max_deliver),
-               KTRDR_EVENTS_MAX_AGE_DAYS=str(settings.events_max_age_days))
-    return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", kind, "--worker-id", worker_id, *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return spawn_ktrdr(settings, home, "worker", kind, "--worker-id", worker_id, *args)
+
+
+def spawn_ktrdr(settings: Settings, home: Path, *args: str, python: tuple[str, ...] = ("-m", "ktrdr"),
+                env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`ktrdr ARGS` as a separate process on the test's server, namespace and timings (stderr piped)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
+    full.update(KTRDR_NATS_URL=settings.nats_url or "", KTRDR_NAMESPACE=settings.namespace, KTRDR_HOME=str(home),
+                KTRDR_ACK_WAIT_S=str(settings.ack_wait_s), KTRDR_HEARTBEAT_S=str(settings.heartbeat_s),
+                KTRDR_MAX_DELIVER=str(settings.max_deliver),
+                KTRDR_EVENTS_MAX_AGE_DAYS=str(settings.events_max_age_days), **(env or {}))
+    return subprocess.Popen([sys.executable, *python, *args], env=full, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)

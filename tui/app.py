@@ -34,6 +34,7 @@ OP_COLUMNS = ("operation", "type", "status", "progress", "step", "worker", "elap
 WORKER_COLUMNS = ("worker", "kind", "pool", "status", "running", "beat", "counters")
 REFRESH_S, RETRY_S, MAX_ROWS = 0.1, 2.0, 500
 ACTIVE = Filters(statuses=frozenset({"pending", "running", "resuming"}))
+WRITE_ACTIONS = frozenset({"cancel_op", "resume_op"})  # what --read-only takes away
 
 
 class MonitorApp(App[None]):
@@ -47,9 +48,9 @@ class MonitorApp(App[None]):
         Binding("a", "active", "Active only"), Binding("question_mark", "help", "Help"),
     ]
 
-    def __init__(self, settings: Settings, url: str | None = None) -> None:
+    def __init__(self, settings: Settings, url: str | None = None, *, read_only: bool = False) -> None:
         super().__init__()
-        self.settings, self.url = settings, url
+        self.settings, self.url, self.read_only = settings, url, read_only
         self.bus: Bus | None = None
         self.client: KtrdrClient | None = None
         self.ops, self.workers_model = OpsModel(), WorkersModel()
@@ -259,6 +260,10 @@ class MonitorApp(App[None]):
             self.following = ""
 
     # -- actions --------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Read-only (a shared screen): cancel and resume are neither shown nor run."""
+        return not (self.read_only and action.removeprefix("app.") in WRITE_ACTIONS)
+
     def _selected(self) -> str | None:
         if isinstance(self.screen, DetailScreen):
             return self.screen.op_id
@@ -275,7 +280,7 @@ class MonitorApp(App[None]):
     def action_details(self) -> None:
         """Open the selected operation."""
         if (op_id := self._selected()) is not None:
-            self.push_screen(DetailScreen(op_id))
+            self.push_screen(DetailScreen(op_id, self.ops, lambda: self.client))
 
     def action_cancel_op(self) -> None:
         """Ask, then cancel the selected operation."""

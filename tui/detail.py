@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -25,7 +26,9 @@ from .messages import EventReceived
 from .widgets import Plot
 
 if TYPE_CHECKING:
-    from .app import MonitorApp
+    from ktrdr.client import KtrdrClient
+
+    from .model import OpsModel
 
 LOSS_KEYS, ACC_KEYS = ("train_loss", "val_loss"), ("train_accuracy", "val_accuracy")
 
@@ -67,16 +70,11 @@ class DetailScreen(Screen[None]):
     BINDINGS = [("escape", "app.pop_screen", "Back"), ("c", "app.cancel_op", "Cancel"),
                 ("r", "app.resume_op", "Resume"), ("q", "app.pop_screen", "Back")]
 
-    def __init__(self, op_id: str) -> None:
+    def __init__(self, op_id: str, ops: OpsModel, client: Callable[[], KtrdrClient | None]) -> None:
         super().__init__()
-        self.op_id = op_id
+        self.op_id, self.ops, self.client = op_id, ops, client
         self.metrics: list[dict[str, Any]] = []
         self.seen: set[tuple[int, int, str]] = set()
-
-    @property
-    def monitor(self) -> MonitorApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         """Summary on top; parameters and history left; curves right; the event log below."""
@@ -104,14 +102,14 @@ class DetailScreen(Screen[None]):
     @work(group="detail", exit_on_error=False)
     async def load_history(self) -> None:
         """Stored events and metrics, then the equity curve once a backtest has stored it."""
-        client = self.monitor.client
+        client = self.client()
         if client is None:
             return
         for event in await feed.history(client, self.op_id):
             self._add(event)
         self.metrics = await feed.epoch_metrics(client, self.op_id) or self.metrics
         self._draw_curves()
-        record = self.monitor.ops.records.get(self.op_id)
+        record = self.ops.records.get(self.op_id)
         backtest = record is not None and record.type == "backtest"
         self.query_one("#plot-equity", Plot).display = backtest or not self.metrics
         for plot_id in ("#plot-loss", "#plot-acc"):
@@ -123,9 +121,10 @@ class DetailScreen(Screen[None]):
     @work(group="detail", exit_on_error=False)
     async def follow_events(self) -> None:
         """Live events of this operation, one message each."""
-        if self.monitor.client is None:
+        client = self.client()
+        if client is None:
             return
-        async for event in feed.events(self.monitor.client, self.op_id):
+        async for event in feed.events(client, self.op_id):
             if not isinstance(event, OperationProgress):
                 self.post_message(EventReceived(event))
 
@@ -150,7 +149,7 @@ class DetailScreen(Screen[None]):
 
     def redraw(self) -> None:
         """Header, parameters, progress history and error from the app's model."""
-        record = self.monitor.ops.records.get(self.op_id)
+        record = self.ops.records.get(self.op_id)
         if record is None:
             self.query_one("#detail-head", Static).update(f"{self.op_id}: not in the operations bucket")
             return
@@ -182,6 +181,6 @@ class DetailScreen(Screen[None]):
 
     def _history(self) -> Text:
         text = Text("\nprogress history\n", style="bold")
-        for ts, pct, step in list(self.monitor.ops.history.get(self.op_id, ()))[-12:]:
+        for ts, pct, step in list(self.ops.history.get(self.op_id, ()))[-12:]:
             text.append(f"{clock(ts)} {pct:5.1f}%  ", style="bright_black").append(f"{step}\n")
         return text

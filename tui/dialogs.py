@@ -8,7 +8,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, SelectionList, Static
 
 from ktrdr.operations.record import STATUSES
-from ktrdr.protocol.subjects import OP_TYPES
+from ktrdr.operations import kinds
 
 from .model import Filters
 
@@ -75,7 +75,7 @@ class FilterDialog(ModalScreen[Filters]):
             yield Label("Filter operations  [dim](space ticks, enter applies)[/dim]")
             with Horizontal(id="lists"):
                 yield SelectionList[str](*[(s, s, s in self.current.statuses) for s in STATUSES], id="statuses")
-                yield SelectionList[str](*[(t, t, t in self.current.types) for t in OP_TYPES], id="types")
+                yield SelectionList[str](*[(t, t, t in self.current.types) for t in kinds.names()], id="types")
 
     def action_done(self) -> None:
         """Apply the ticks."""

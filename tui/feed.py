@@ -1,7 +1,8 @@
 """The monitor's I/O: KV watches, heartbeats and history reads, through the client with direct fallbacks.
 
-Everything here works without a backend: the KV buckets and subjects are read directly, and the backend's
-endpoints are only preferred where they exist (metrics, cancel, resume).
+Reading works without a backend: the KV buckets and subjects are read directly, and the backend's endpoints
+are only preferred where they exist (metrics). Of the actions, cancel works without one (a bare publish);
+resume writes KV and queues an order, so it needs the backend.
 """
 
 from __future__ import annotations
@@ -9,42 +10,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
-from nats.js.errors import NotFoundError
-
-from ktrdr.backend.registry import WorkerRecord
+from ktrdr.bus.reading import LOADED, Deleted, page_stream, watch_bucket
 from ktrdr.client import KtrdrClient, NoBackend
 from ktrdr.errors import KtrdrError, ProtocolError
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.codec import decode, decode_event
+from ktrdr.protocol.workers import WorkerRecord
 from ktrdr.protocol.messages import OperationEvent, OperationMetric, WorkerHeartbeat
 
+__all__ = ["Deleted", "cancel", "equity_curve", "events", "heartbeats", "history", "operation_records", "resume",
+           "worker_records"]
 HISTORY_LIMIT = 500  # lifecycle/metric/log events read back when a detail view opens
-
-
-class Deleted(msgspec.Struct, frozen=True):
-    """A key that left a KV bucket."""
-
-    key: str
 
 
 async def _watch(client: KtrdrClient, bucket: str, type_: type) -> AsyncIterator[Any]:
     """Every current value of a bucket, then every change (Deleted for removals)."""
     kv = await client.bus.js.key_value(client.bus.names.bucket(bucket))
-    watcher = await kv.watchall()
-    try:
-        async for entry in watcher:
-            if entry is None:
-                continue  # end of the initial values
-            if entry.value is None or entry.operation in ("DEL", "PURGE"):
-                yield Deleted(entry.key)
-                continue
-            try:
-                yield decode(entry.value, type_)
-            except ProtocolError:
-                continue
-    finally:
-        await watcher.stop()
+    async for item in watch_bucket(kv, type_):
+        if item is not LOADED:
+            yield item
 
 
 def operation_records(client: KtrdrClient) -> AsyncIterator[OperationRecord | Deleted]:
@@ -78,18 +62,12 @@ async def events(client: KtrdrClient, op_id: str | None = None) -> AsyncIterator
 
 async def history(client: KtrdrClient, op_id: str, limit: int = HISTORY_LIMIT) -> list[OperationEvent]:
     """One operation's stored lifecycle, metric and log events, oldest first (straight from the stream)."""
-    bus, out, seq = client.bus, [], 1
-    subject = bus.names.events_of(op_id)
-    while len(out) < limit:
-        try:
-            raw = await bus.js.get_msg(bus.names.events_stream, seq=seq, subject=subject, next=True)
-        except NotFoundError:
-            break
+    bus, out = client.bus, []
+    async for raw in page_stream(bus.js, bus.names.events_stream, bus.names.events_of(op_id), limit=limit):
         try:
             out.append(decode_event(raw.data or b"", subject=raw.subject or ""))
         except ProtocolError:
             pass
-        seq = (raw.seq or seq) + 1
     return out
 
 
@@ -105,37 +83,25 @@ async def epoch_metrics(client: KtrdrClient, op_id: str) -> list[dict[str, Any]]
 
 async def equity_curve(client: KtrdrClient, record: OperationRecord) -> list[float]:
     """A backtest's equity curve from the results bucket ([] when it stored none)."""
-    if "result" not in record.artifacts:
-        return []
-    from ktrdr.backtesting import BacktestResult  # pandas: only when a backtest is opened
-    from ktrdr.bus.objects import load_result
-    from ktrdr.workers.backtest import RESULT_NAME
+    from ktrdr.bus.objects import backtest_result
 
-    store = await client.bus.js.object_store(client.bus.names.bucket("results"))
     try:
-        blob = await load_result(store, record.id, RESULT_NAME)
+        result = await backtest_result(client.bus.js, client.bus.names, record)
     except KtrdrError:
         return []
-    return BacktestResult.from_bytes(blob).equity.to_numpy().tolist()
+    return [] if result is None else result.equity.to_numpy().tolist()
 
 
 async def cancel(client: KtrdrClient, op_id: str, reason: str = "cancelled from the monitor") -> str:
-    """Cancel through the backend, else by a direct publish to the worker; says which."""
-    try:
-        await client.cancel(op_id, reason)
-        return "cancel requested"
-    except NoBackend:
-        await client.cancel_direct(op_id, reason)
-        return "cancel sent to the worker (no backend)"
+    """Cancel through the backend, else by the bare publish any worker acts on; says which."""
+    reply = await client.cancel_anyhow(op_id, reason)
+    return "cancel published on the bus (no backend)" if reply["published"] else "cancel requested"
 
 
 async def resume(client: KtrdrClient, op_id: str) -> str:
-    """Resume through the backend, else straight on the bus (the same compare-and-set)."""
+    """Resume through the backend: it writes KV and queues an order, which a client may not do itself."""
     try:
         await client.resume(op_id)
         return "resuming"
     except NoBackend:
-        from ktrdr.operations.submit import resume as resume_direct
-
-        await resume_direct(client.bus, op_id)
-        return "resuming (no backend)"
+        return "resume needs a backend (start one with `ktrdr backend` or `ktrdr up`)"

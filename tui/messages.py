@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from ktrdr.backend.registry import WorkerRecord
+from ktrdr.protocol.workers import WorkerRecord
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.messages import OperationEvent, OperationProgress, WorkerHeartbeat
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from ktrdr.backend.registry import MISSED_BEATS, WorkerRecord, from_heartbeat
+from ktrdr.protocol.workers import MISSED_BEATS, WorkerRecord, from_heartbeat
 from ktrdr.operations.aggregator import fold_one
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.messages import OperationEvent, OperationLog, OperationMetric, WorkerHeartbeat

@@ -6,7 +6,7 @@ import time
 
 from rich.text import Text
 
-from ktrdr.backend.registry import WorkerRecord
+from ktrdr.protocol.workers import WorkerRecord
 from ktrdr.operations.record import OperationRecord
 
 from .model import eta_s

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
-from nats.js.errors import NotFoundError
 
 from ktrdr.backend.errors import ApiFailure
-from ktrdr.backend.parents import create_parent
+from ktrdr.backend.index import OperationsIndex
+from ktrdr.backend.parents import ParentDriver, create_parent
+from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import capacity_warning, pool_for
+from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import page_stream
+from ktrdr.operations import kinds
 from ktrdr.operations import submit as ops
 from ktrdr.operations import transitions as tr
+from ktrdr.operations.params import Step
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol import api
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import OperationMetric
-
-if TYPE_CHECKING:
-    from ktrdr.backend.service import Backend
 
 MAX_LIST = 1000
 
@@ -58,70 +62,68 @@ def check_strategy(text: str) -> Any:
                          hint=exc.suggestion or "fix the strategy file; `ktrdr validate FILE` checks it") from None
 
 
+@dataclass(frozen=True)
+class BackendParts:
+    """What the endpoints use of their backend: its bus, views, parent driver and identity."""
+
+    bus: Bus
+    registry: Registry
+    index: OperationsIndex
+    parents: ParentDriver
+    backend_id: str
+    started: float  # time.monotonic() at start, for the uptime
+
+
 class Endpoints:
     """One method per (area, verb)."""
 
-    def __init__(self, backend: Backend) -> None:
-        self.b = backend
+    def __init__(self, parts: BackendParts) -> None:
+        self.b = parts
 
-    async def _start(self, op_type: str, params: dict[str, Any], op_id: str | None,
-                     device: str = "auto") -> Started:
-        pool = pool_for(op_type, device, self.b.registry)
-        record = await ops.submit(self.b.bus, op_type, pool, params, op_id=op_id)
-        warning = capacity_warning(op_type, pool, self.b.registry)
-        return Started(operation_id=record.id, type=op_type, status=record.status, pool=pool,
+    def method(self, area: str, verb: str) -> Callable[[Any], Awaitable[Any]]:
+        """The implementation of one endpoint: its own method, else the generic start of a worker kind."""
+        own = getattr(self, f"{area}_{verb}", None)
+        if own is not None:
+            return own
+        kind = kinds.get(area)
+        return lambda req: self.start(kind, req)
+
+    async def start(self, kind: kinds.OperationKind, req: Any) -> Started:
+        """Check the parameters as the worker will (and any inline strategy), then queue the operation."""
+        params = params_of(req)
+        checked = kind.parse(params)
+        if getattr(checked, "strategy_yaml", None):
+            check_strategy(checked.strategy_yaml)
+        pool = pool_for(kind.name, getattr(checked, "device", "auto"), self.b.registry)
+        record = await ops.submit(self.b.bus, kind.name, pool, params, op_id=req.operation_id)
+        warning = capacity_warning(kind.name, pool, self.b.registry)
+        return Started(operation_id=record.id, type=kind.name, status=record.status, pool=pool,
                        warnings=[warning] if warning else [])
 
-    async def dummy_start(self, req: api.StartDummy) -> Started:
-        """Start a dummy operation."""
-        from ktrdr.workers.dummy import parse_params
-
-        parse_params(params_of(req))
-        return await self._start("dummy", params_of(req), req.operation_id)
-
-    async def training_start(self, req: api.StartTraining) -> Started:
-        """Start training (GPU first)."""
-        check_strategy(req.strategy_yaml)
-        return await self._start("training", params_of(req), req.operation_id, req.device)
-
-    async def backtest_start(self, req: api.StartBacktest) -> Started:
-        """Start a backtest."""
-        check_strategy(req.strategy_yaml)
-        return await self._start("backtest", params_of(req), req.operation_id)
-
-    async def data_load(self, req: api.StartDataLoad) -> Started:
-        """Start a data load (served by the data worker)."""
-        from ktrdr.data import Timeframe
-
-        try:
-            Timeframe.parse(req.timeframe)
-        except Exception as exc:
-            raise ApiFailure(400, "invalid", str(exc), field="timeframe") from None
-        return await self._start("data", params_of(req), req.operation_id)
-
-    async def pipeline_start(self, req: api.StartPipeline) -> Started:
+    async def pipeline_start(self, req: Any) -> Started:
         """Start a parent operation over explicit steps."""
         if not req.steps:
             raise ApiFailure(400, "invalid", "a pipeline needs at least one step", field="steps")
+        workers = [k.name for k in kinds.worker_kinds()]
         for i, step in enumerate(req.steps):
-            if step.type not in ("training", "backtest", "data", "dummy"):
+            if step.type not in workers:
                 raise ApiFailure(400, "invalid", f"unknown step type {step.type!r}", field=f"steps[{i}].type",
-                                 hint="use training, backtest, data or dummy")
+                                 hint=f"use {', '.join(workers)}")
         return await self._parent("pipeline", req.steps, req.operation_id, {"name": req.name})
 
-    async def research_start(self, req: api.StartResearch) -> Started:
+    async def research_start(self, req: Any) -> Started:
         """Train, then backtest the trained model, as one parent operation."""
         check_strategy(req.strategy_yaml)
         train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
         test = {"strategy_yaml": req.strategy_yaml, "start": req.backtest_start or req.start,
                 "end": req.backtest_end or req.end, "capital": req.capital,
                 "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
-        steps = [api.Step(type="training", parameters=train, device=req.device, weight=0.8),
-                 api.Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
-                          inputs={"model": "0.artifacts.model"}, weight=0.2)]
+        steps = [Step(type="training", parameters=train, device=req.device, weight=0.8),
+                 Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
+                      inputs={"model": "0.artifacts.model"}, weight=0.2)]
         return await self._parent("research", steps, req.operation_id, {})
 
-    async def _parent(self, op_type: str, steps: list[api.Step], op_id: str | None,
+    async def _parent(self, op_type: str, steps: list[Step], op_id: str | None,
                       extra: dict[str, Any]) -> Started:
         record = await create_parent(self.b.bus, op_type, steps, op_id=op_id, extra=extra)
         await self.b.parents.drive(record.id)
@@ -162,7 +164,7 @@ class Endpoints:
     async def _resume_parent(self, parent: OperationRecord) -> Started:
         resumed = await tr.apply(self.b.bus.ops, parent.id, tr.resume())
         assert resumed is not None
-        await tr.apply(self.b.bus.ops, parent.id, lambda r: tr.moved(r, "running", attempt=r.attempt + 1))
+        await tr.apply(self.b.bus.ops, parent.id, tr.restart_parent())
         for child_id in parent.children:
             child = await self.b.bus.ops.find(child_id)
             if child is not None and child.status in ("failed", "cancelled"):
@@ -173,16 +175,12 @@ class Endpoints:
     async def operations_metrics(self, req: api.GetMetrics) -> dict[str, Any]:
         """Metric events from `cursor` on (stream order); `next_cursor` continues."""
         n, out, seq = self.b.bus.names, [], max(1, req.cursor)
-        subject = n.event(req.operation_id, "metric")
-        for _ in range(max(1, min(req.limit, MAX_LIST))):
-            try:
-                raw = await self.b.bus.js.get_msg(n.events_stream, seq=seq, subject=subject, next=True)
-            except NotFoundError:
-                break
+        async for raw in page_stream(self.b.bus.js, n.events_stream, n.event(req.operation_id, "metric"),
+                                     start=seq, limit=max(1, min(req.limit, MAX_LIST))):
             event = decode(raw.data or b"", OperationMetric)
             out.append({"seq": raw.seq, "attempt": event.attempt, "name": event.name, "values": event.values,
                         "ts": event.ts})
-            seq = (raw.seq or seq) + 1
+            seq = raw.seq + 1
         return {"operation_id": req.operation_id, "metrics": out, "next_cursor": seq}
 
     async def operations_result(self, req: api.OperationRef) -> dict[str, Any]:
@@ -214,14 +212,9 @@ class Endpoints:
 
     async def dead_list(self, req: api.Empty) -> dict[str, Any]:
         """Orders that exhausted their deliveries."""
-        n, out, seq = self.b.bus.names, [], 1
-        for _ in range(MAX_LIST):
-            try:
-                raw = await self.b.bus.js.get_msg(n.dead_stream, seq=seq, subject=n.dead_all(), next=True)
-            except NotFoundError:
-                break
+        n, out = self.b.bus.names, []
+        async for raw in page_stream(self.b.bus.js, n.dead_stream, n.dead_all(), limit=MAX_LIST):
             headers = raw.headers or {}
             out.append({"seq": raw.seq, "subject": headers.get("Ktrdr-Subject", raw.subject),
                         "reason": headers.get("Ktrdr-Reason", ""), "order": msgspec.json.decode(raw.data or b"{}")})
-            seq = (raw.seq or seq) + 1
         return {"entries": out}

@@ -7,10 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ktrdr.bus.handle import Bus
-from ktrdr.errors import ProtocolError
-from ktrdr.operations.record import OperationRecord
-from ktrdr.protocol.codec import decode
+from ktrdr.bus.reading import Deleted, Loaded, watch_bucket
 from ktrdr.bus.tasks import stop_tasks
+from ktrdr.operations.record import OperationRecord
 
 log = logging.getLogger("ktrdr.backend.index")
 Listener = Callable[[OperationRecord], Awaitable[None]]
@@ -28,8 +27,7 @@ class OperationsIndex:
 
     async def start(self) -> None:
         """Start watching; returns once the current records are loaded."""
-        watcher = await self.bus.ops.kv.watchall()
-        self._task = asyncio.create_task(self._run(watcher))
+        self._task = asyncio.create_task(self._run())
         await asyncio.wait_for(self.ready.wait(), 60)
 
     async def stop(self) -> None:
@@ -37,29 +35,16 @@ class OperationsIndex:
         if self._task is not None:
             await stop_tasks([self._task])
 
-    async def _run(self, watcher) -> None:  # type: ignore[no-untyped-def]
-        try:
-            while True:
-                entry = await watcher.updates(timeout=None)
-                if entry is None:  # end of the initial values
-                    self.ready.set()
-                    continue
-                await self._apply(entry)
-        finally:
-            try:
-                await watcher.stop()
-            except Exception:  # the connection may be gone already
-                pass
+    async def _run(self) -> None:
+        async for item in watch_bucket(self.bus.ops.kv, OperationRecord):
+            if isinstance(item, Loaded):
+                self.ready.set()
+            elif isinstance(item, Deleted):
+                self.records.pop(item.key, None)
+            else:
+                await self._apply(item)
 
-    async def _apply(self, entry) -> None:  # type: ignore[no-untyped-def]
-        if entry.value is None or entry.operation in ("DEL", "PURGE") or not entry.value:
-            self.records.pop(entry.key, None)
-            return
-        try:
-            record = decode(entry.value, OperationRecord)
-        except ProtocolError as exc:
-            log.warning("unreadable operation record %s: %s", entry.key, exc)
-            return
+    async def _apply(self, record: OperationRecord) -> None:
         self.records[record.id] = record
         if self.ready.is_set():
             for listener in self.listeners:

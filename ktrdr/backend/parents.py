@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from typing import Any, Callable
 
 import msgspec
@@ -15,7 +14,7 @@ from ktrdr.operations import transitions as tr
 from ktrdr.operations.record import OperationRecord, Progress, new_record
 from ktrdr.operations.store import Conflict
 from ktrdr.operations.submit import cancel, submit
-from ktrdr.protocol.api import Step
+from ktrdr.operations.params import Step
 from ktrdr.protocol.messages import ErrorInfo
 
 log = logging.getLogger("ktrdr.backend.parents")
@@ -34,8 +33,7 @@ async def create_parent(bus: Bus, op_type: str, steps: list[Step], *, op_id: str
     """A parent record, running from the start (the backend drives it; no worker claims it)."""
     params = {"steps": [msgspec.to_builtins(s) for s in steps], **(extra or {})}
     record = new_record(op_type, "", params, op_id=op_id)
-    record = msgspec.structs.replace(record, status="running", attempt=1, worker_id="backend",
-                                     started_at=time.time_ns())
+    record = tr.driven_by_backend(record)
     try:
         await bus.ops.create(record)
     except Conflict:
@@ -88,7 +86,7 @@ class ParentDriver:
         pool = step.pool or self.pool_for(step.type, step.device)
         child = await submit(self.bus, step.type, pool, params, op_id=child_id(parent, i, step.type),
                              parent_id=parent.id)
-        await tr.apply(self.bus.ops, parent.id, _add_child(child.id))
+        await tr.apply(self.bus.ops, parent.id, tr.add_child(child.id))
 
     async def _update_progress(self, parent: OperationRecord, steps: list[Step],
                                children: list[OperationRecord | None]) -> None:
@@ -100,7 +98,7 @@ class ParentDriver:
             completed = sum(1 for c in children if c is not None and c.status == "completed")
             progress = Progress(percentage=round(done, 2), current_step=step, steps_completed=completed,
                                 steps_total=len(steps))
-            await tr.apply(self.bus.ops, parent.id, _set_progress(progress))
+            await tr.apply(self.bus.ops, parent.id, tr.set_progress(progress))
 
     async def _settle(self, parent: OperationRecord, status: str, failed_child: OperationRecord | None,
                       children: list[OperationRecord | None] | None = None) -> None:
@@ -123,18 +121,3 @@ class ParentDriver:
         if parent.cancel_requested and not parent.terminal and not any(c and c.active for c in children):
             await tr.apply(self.bus.ops, parent.id, tr.finish(parent.attempt, "cancelled"))
 
-
-def _add_child(op_id: str) -> tr.Mutation:
-    def mutate(r: OperationRecord) -> OperationRecord:
-        if op_id in r.children:
-            raise tr.Skip
-        return msgspec.structs.replace(r, children=[*r.children, op_id], updated_at=time.time_ns())
-    return mutate
-
-
-def _set_progress(progress: Progress) -> tr.Mutation:
-    def mutate(r: OperationRecord) -> OperationRecord:
-        if r.terminal:
-            raise tr.Skip
-        return msgspec.structs.replace(r, progress=progress, updated_at=time.time_ns())
-    return mutate

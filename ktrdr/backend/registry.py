@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
@@ -13,58 +13,16 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import Deleted, watch_bucket
 from ktrdr.errors import ProtocolError
+from ktrdr.operations.kinds import work_pairs
 from ktrdr.protocol.codec import decode, encode
-from ktrdr.protocol.messages import GpuInfo, WorkerCounters, WorkerHeartbeat
+from ktrdr.protocol.messages import WorkerHeartbeat
+from ktrdr.protocol.workers import MISSED_BEATS, WorkerRecord, from_heartbeat
 from ktrdr.bus.tasks import stop_tasks
 
 log = logging.getLogger("ktrdr.registry")
-RegistryStatus = Literal["available", "busy", "unavailable", "stuck", "stopped"]
-MISSED_BEATS = 3
-
-
-class WorkerRecord(msgspec.Struct, kw_only=True, frozen=True):
-    """What the registry knows of one worker."""
-
-    worker_id: str
-    kind: str
-    pool: str
-    status: RegistryStatus = "available"
-    capacity: int = 1
-    running: list[str] = []
-    gpu: GpuInfo | None = None
-    host: str = ""
-    pid: int = 0
-    version: str = ""
-    interval_s: float = 2.0
-    counters: WorkerCounters = WorkerCounters()
-    first_seen: int = 0
-    last_seen: int = 0
-    idle_since: int = 0
-
-    @property
-    def alive(self) -> bool:
-        """True for available, busy and stuck workers (they still heartbeat)."""
-        return self.status in ("available", "busy", "stuck")
-
-    def age_s(self, now_ns: int | None = None) -> float:
-        """Seconds since the last heartbeat."""
-        return ((now_ns or time.time_ns()) - self.last_seen) / 1e9
-
-
-def from_heartbeat(beat: WorkerHeartbeat, previous: WorkerRecord | None, now: int) -> WorkerRecord:
-    """The record after one heartbeat."""
-    status: RegistryStatus = {"stopped": "stopped", "busy": "busy"}.get(beat.status, "available")  # type: ignore
-    fetched_more = previous is None or beat.counters.fetched != previous.counters.fetched
-    if status == "available" and previous is not None and previous.status == "stuck" and not fetched_more:
-        status = "stuck"  # stays flagged until it fetches again, instead of flapping with every beat
-    idle = previous.idle_since if previous and previous.idle_since and not beat.running and not fetched_more else 0
-    return WorkerRecord(
-        worker_id=beat.worker_id, kind=beat.kind, pool=beat.pool, status=status, capacity=beat.capacity,
-        running=beat.running, gpu=beat.capabilities.gpu, host=beat.host, pid=beat.pid, version=beat.version,
-        interval_s=beat.interval_s, counters=beat.counters, first_seen=previous.first_seen if previous else now,
-        last_seen=now, idle_since=idle or (0 if beat.running else now))
-
+__all__ = ["MISSED_BEATS", "Registry", "WorkerRecord", "from_heartbeat"]
 
 class Registry:
     """Keeps `workers` KV current from heartbeats and mirrors it in memory for routing."""
@@ -109,18 +67,11 @@ class Registry:
 
     async def _watch(self) -> None:
         """Mirror the bucket (other backends' writes included)."""
-        watcher = await self.kv.watchall()
-        while True:
-            entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
-            if entry is None:
-                continue
-            if entry.value is None or entry.operation in ("DEL", "PURGE"):
-                self.workers.pop(entry.key, None)
-                continue
-            try:
-                self.workers[entry.key] = decode(entry.value, WorkerRecord)
-            except ProtocolError:
-                continue
+        async for item in watch_bucket(self.kv, WorkerRecord):
+            if isinstance(item, Deleted):
+                self.workers.pop(item.key, None)
+            elif isinstance(item, WorkerRecord):
+                self.workers[item.worker_id] = item
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -133,7 +84,7 @@ class Registry:
     async def pending_by_pool(self) -> dict[str, int]:
         """Messages waiting in each work pool (`type/pool` → count)."""
         n, out = self.bus.names, {}
-        for op_type, pool in n.work_pairs():
+        for op_type, pool in work_pairs():
             info = await self.bus.js.consumer_info(n.work_stream, n.work_consumer(op_type, pool))
             out[f"{op_type}/{pool}"] = info.num_pending
         return out

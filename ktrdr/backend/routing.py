@@ -8,22 +8,20 @@ import time
 from ktrdr.backend.index import OperationsIndex
 from ktrdr.backend.registry import Registry
 from ktrdr.bus.handle import Bus
+from ktrdr.operations import kinds
 from ktrdr.operations.submit import redispatch
 
 log = logging.getLogger("ktrdr.backend.routing")
-START_HINTS = {
-    "training": "ktrdr worker training", "backtest": "ktrdr worker backtest", "data": "ktrdr worker data",
-    "dummy": "ktrdr worker dummy",
-}
 
 
 def pool_for(op_type: str, device: str, registry: Registry) -> str:
-    """The pool an operation goes to: training honours device (auto: gpu when a GPU worker lives)."""
-    if op_type == "training":
-        if device in ("gpu", "cpu"):
-            return device
-        return "gpu" if registry.alive("training", "gpu") else "cpu"
-    return {"backtest": "cpu", "data": "ib", "dummy": "cpu"}[op_type]
+    """The pool an operation goes to: a device naming one of its pools wins; auto: gpu when a GPU worker lives."""
+    kind = kinds.get(op_type)
+    if device in kind.pools:
+        return device
+    if "gpu" in kind.pools and registry.alive(op_type, "gpu"):
+        return "gpu"
+    return kind.default_pool
 
 
 def capacity_warning(op_type: str, pool: str, registry: Registry) -> str | None:
@@ -33,7 +31,7 @@ def capacity_warning(op_type: str, pool: str, registry: Registry) -> str | None:
     registered = registry.count(op_type, pool)
     flag = " --pool gpu" if pool == "gpu" else ""
     return (f"no live {op_type} worker in pool {pool!r} ({registered} registered); the operation is queued and "
-            f"starts when one joins — start one with `{START_HINTS.get(op_type, 'ktrdr worker')}{flag}`")
+            f"starts when one joins — start one with `{kinds.get(op_type).start_hint}{flag}`")
 
 
 async def move_waiting_gpu_orders(bus: Bus, index: OperationsIndex, registry: Registry) -> list[str]:

@@ -14,15 +14,17 @@ from nats.micro import add_service
 from nats.micro.request import Request
 
 from ktrdr.backend.deadletter import DeadLetters
-from ktrdr.backend.endpoints import Endpoints
+from ktrdr.backend.endpoints import BackendParts, Endpoints
 from ktrdr.backend.errors import to_failure
 from ktrdr.backend.index import OperationsIndex
 from ktrdr.backend.parents import ParentDriver
 from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import move_waiting_gpu_orders, pool_for
+from ktrdr.bus.connection import flush
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
-from ktrdr.protocol.api import ENDPOINTS
+from ktrdr.operations.cancel import CancelIntents
+from ktrdr.operations.kinds import api_endpoints
 from ktrdr.protocol.codec import decode, encode
 from ktrdr.bus.tasks import stop_tasks
 
@@ -42,8 +44,9 @@ class Backend:
         self.registry: Registry | None = None  # type: ignore[assignment]
         self.aggregator = Aggregator(bus)
         self.dead = DeadLetters(bus)
+        self.cancels = CancelIntents(bus)
         self.parents = ParentDriver(bus, self.index, lambda t, d: pool_for(t, d, self.registry))
-        self.endpoints = Endpoints(self)
+        self.endpoints: Endpoints | None = None  # built once the registry is open
         self.retention_every_s = retention_every_s
         self.stuck_after_s = stuck_after_s
         self._service: Any = None
@@ -53,14 +56,18 @@ class Backend:
         """Bring every part up; the API answers last, once the views are loaded."""
         self.registry = await Registry.open(self.bus, stuck_after_s=self.stuck_after_s)
         await self.registry.start()
+        self.endpoints = Endpoints(BackendParts(bus=self.bus, registry=self.registry, index=self.index,
+                                                parents=self.parents, backend_id=self.backend_id,
+                                                started=self.started))
         await self.index.start()
         self.index.listeners.append(self.parents.on_change)
         await self.aggregator.start()
         await self.dead.start()
+        await self.cancels.start()
         self._tasks = [asyncio.create_task(self._every(1.0, self._route)),
                        asyncio.create_task(self._every(self.retention_every_s, self.retention_sweep))]
         self._service = await self._start_service()
-        await self.bus.nc.flush()  # the server knows our subscriptions before anyone is told we are up
+        await flush(self.bus.nc)  # the server knows our subscriptions before anyone is told we are up
         log.info("backend %s serving %s.api.* (service %s)", self.backend_id, self.bus.names.ns,
                  self.bus.names.service_name())
 
@@ -69,9 +76,10 @@ class Backend:
         service = await add_service(self.bus.nc, name=n.service_name(), version=VERSION,
                                     description="KTRDR backend API", queue_group=n.service_name(),
                                     metadata={"backend_id": self.backend_id})
+        assert self.endpoints is not None, "start() builds the endpoints first"
         group = service.add_group(name=f"{n.ns}.api")
-        for (area, verb), req_type in ENDPOINTS.items():
-            method = getattr(self.endpoints, f"{area}_{verb}")
+        for (area, verb), req_type in api_endpoints().items():
+            method = self.endpoints.method(area, verb)
             await group.add_endpoint(name=f"{area}-{verb}", subject=f"{area}.{verb}",
                                      handler=self._handler(req_type, method))
         return service
@@ -117,7 +125,7 @@ class Backend:
     async def stop(self) -> None:
         """Stop answering and folding; nothing is lost (durable consumers keep the rest)."""
         await stop_tasks(self._tasks)
-        parts = [self._service.stop() if self._service else None, self.dead.stop(), self.aggregator.stop(),
+        parts = [self._service.stop() if self._service else None, self.dead.stop(), self.cancels.stop(), self.aggregator.stop(),
                  self.index.stop(), self.registry.stop() if self.registry else None]
         for part in parts:
             if part is None:

@@ -1,4 +1,5 @@
-"""Model-driven signals: a bundle's strategy builds features, batched inference scores them, decide() trades them.
+"""Model-driven signals: a bundle's strategy builds features, batched inference scores them, decide() trades them
+(classification probabilities, or a regression model's predicted returns through the cost model).
 
 Also the history window: a backtest of [start, end) needs warm-up bars before `start` on every timeframe
 so that indicators (and a sequence model's input window) are defined at the first traded bar.
@@ -11,10 +12,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ktrdr.backtesting.decisions import CLASSES, DecisionParams, decide
+from ktrdr.backtesting.decisions import CLASSES, DecisionRule, decide, decision_rule
 from ktrdr.backtesting.errors import BacktestError
 from ktrdr.data.timeframes import to_utc
 from ktrdr.strategy import StrategyConfig, build_features, load_strategy
+from ktrdr.strategy.config import DecisionsConfig
 from ktrdr.strategy.normalize import Normalizer
 from ktrdr.training.bundle import PREDICT_BATCH, ModelBundle
 
@@ -54,18 +56,47 @@ def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
                         batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """(bars, 3) class probabilities in CLASSES order for every base bar; NaN rows where unscorable."""
     if bundle.output_format != "classification":
-        raise BacktestError(f"output_format {bundle.output_format!r} cannot drive a backtest",
-                            field="model.output_format", hint="train with decisions.output_format: classification")
+        raise BacktestError(f"output_format {bundle.output_format!r} gives no class probabilities",
+                            field="model.output_format", hint="use model_outputs() for a regression model")
+    _require_trading_classes(bundle)
     return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
 
 
+def _require_trading_classes(bundle: ModelBundle) -> None:
+    """Regime and context models name market states, not trades: reading them as BUY/HOLD/SELL would be wrong."""
+    if bundle.output_format == "classification" and tuple(bundle.classes) != CLASSES:
+        raise BacktestError(f"the model predicts {bundle.classes}, not trading signals {list(CLASSES)}",
+                            field="training.labels.source",
+                            hint="backtest a model trained on zigzag, triple_barrier or forward_return labels")
+
+
+def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *, first_bar: int = 0,
+                  batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    """What decide() reads: class probabilities or predicted returns; rows before `first_bar` or unscorable
+    are a certain HOLD (NaN for regression, which the cost rule holds)."""
+    _require_trading_classes(bundle)
+    outputs = bundle.predict(model_features(bundle, frames), batch_size=batch_size)
+    outputs[:first_bar] = np.nan
+    if bundle.output_format == "classification":
+        outputs[~np.isfinite(outputs).all(axis=1)] = _HOLD_ROW
+    return outputs
+
+
 def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
-                  decisions: DecisionParams | None = None) -> np.ndarray:
-    """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched."""
-    probs = model_probabilities(bundle, frames)
-    unknown = ~np.isfinite(probs).all(axis=1)
-    probs[unknown] = _HOLD_ROW
-    return decide(probs, decisions if decisions is not None else bundle_strategy(bundle).decisions)
+                  decisions: DecisionsConfig | DecisionRule | None = None, *, first_bar: int = 0) -> np.ndarray:
+    """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched.
+
+    Bars before `first_bar` (the engine's warm-up) get no signal, so that position-aware decisions start
+    flat exactly where the engine does.
+    """
+    strategy = bundle_strategy(bundle)
+    rule = decision_rule(decisions if decisions is not None else strategy.decisions)
+    if rule.output_format != bundle.output_format:
+        raise BacktestError(f"decisions say {rule.output_format!r} but the model was trained for "
+                            f"{bundle.output_format!r}", field="decisions.output_format",
+                            hint=f"set decisions.output_format: {bundle.output_format}")
+    times = pd.DatetimeIndex(frames[strategy.training_data.base].index)
+    return decide(model_outputs(bundle, frames, first_bar=first_bar), rule, times)
 
 
 def history_window(frames: Mapping[str, pd.DataFrame], base: str, start: object,

@@ -42,7 +42,7 @@ def trade_frame(ledger: np.ndarray, entry_time: pd.DatetimeIndex, exit_time: pd.
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """What a backtest produced: `metrics` (see metrics.py for units), `trades` and `equity`."""
+    """What a backtest produced: `metrics` (names and units: metric_table.METRICS), `trades` and `equity`."""
 
     metrics: Metrics
     trades: pd.DataFrame

@@ -121,3 +121,14 @@ async def connect(settings: Settings, url: str | None = None, *, name: str = "kt
     nc.options["max_reconnect_attempts"] = -1
     nc.options["reconnect_time_wait"] = 0.5
     return nc
+
+
+async def flush(nc: Client, timeout: float = 10.0) -> None:
+    """A round trip after everything written so far: once it returns, the server has our subscriptions.
+
+    nats-py's own flush() writes its PING straight to the socket while SUB commands wait in the pending
+    buffer for its flusher task, so the PONG can come back before the server has seen the SUB (a request
+    right after subscribe + flush got 'no responders' 4 times in 100). Writing the buffer first keeps the order.
+    """
+    await nc._flush_pending(force_flush=True)  # private, but the only way to wait for the buffered commands
+    await nc.flush(timeout)

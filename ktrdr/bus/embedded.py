@@ -67,6 +67,7 @@ def wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> str:
             code = proc.wait(timeout=0.01)
         except subprocess.TimeoutExpired:
             continue
+        text += _read_new(log, offset)[0]  # what it wrote while exiting says why
         raise BusError(f"nats-server exited with code {code} before it was ready: {text.strip()[-800:]}",
                        hint=f"see {log}")
     proc.kill()
@@ -81,8 +82,10 @@ def start_server(store_dir: Path, log_file: Path, *, port: int = -1, monitor_por
     log_file.write_bytes(b"")
     args = [str(find_binary()), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir),
             "-l", str(log_file), *(["-m", str(monitor_port)] if monitor_port else []), *(extra_args or [])]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=detach)
+    # stderr goes to the log too: a config the server cannot parse is reported there, before logging starts
+    with log_file.open("ab") as err:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=detach)
     return proc, wait_ready(proc, log_file)
 
 

@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.object_store import ObjectStore
@@ -20,6 +20,10 @@ from nats.js.object_store import ObjectStore
 from ktrdr.bus import objects_io as io
 from ktrdr.errors import BusError, KtrdrError
 from ktrdr.protocol.subjects import Names, check_token
+
+if TYPE_CHECKING:
+    from ktrdr.backtesting import BacktestResult
+    from ktrdr.operations.record import OperationRecord
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 60.0
@@ -186,6 +190,19 @@ async def list_results(store: ObjectStore, operation_id: str) -> list[str]:
     """Names (without the operation prefix) of every result blob of an operation."""
     prefix = check_token(operation_id, "operation id") + "/"
     return [k[len(prefix):] for k in await object_keys(store) if k.startswith(prefix)]
+
+
+BACKTEST_RESULT = "backtest"  # a backtest's BacktestResult blob: `<op_id>/backtest` in the results bucket
+
+
+async def backtest_result(js: JetStreamContext, names: Names, record: OperationRecord) -> BacktestResult | None:
+    """The backtest result an operation stored (its `result` artifact), None when it stored none."""
+    if "result" not in record.artifacts:
+        return None
+    from ktrdr.backtesting import BacktestResult  # pandas: only once a result is asked for
+
+    store = await js.object_store(names.bucket("results"))
+    return BacktestResult.from_bytes(await load_result(store, record.id, BACKTEST_RESULT))
 
 
 class ResultStore(ThreadBridge):

@@ -13,6 +13,7 @@ from nats.js.api import (
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from ktrdr.config import Settings
+from ktrdr.operations.kinds import work_pairs
 from ktrdr.protocol.subjects import KV_BUCKETS, OBJECT_BUCKETS, Names
 
 log = logging.getLogger("ktrdr.bus.topology")
@@ -56,7 +57,7 @@ def stream_configs(n: Names, s: Settings) -> list[StreamConfig]:
 def consumer_configs(n: Names, s: Settings) -> list[tuple[str, ConsumerConfig]]:
     """(stream, consumer) pairs: one durable pull consumer per work pool, plus the aggregator's two."""
     out: list[tuple[str, ConsumerConfig]] = []
-    for op_type, pool in n.work_pairs():
+    for op_type, pool in work_pairs():
         name = n.work_consumer(op_type, pool)
         out.append((n.work_stream, ConsumerConfig(
             durable_name=name, name=name, filter_subject=n.work(op_type, pool), ack_policy=AckPolicy.EXPLICIT,

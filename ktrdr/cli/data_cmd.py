@@ -55,15 +55,9 @@ def _info_dict(info: Any) -> dict[str, Any]:
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from ktrdr.cli.render import table
 
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*[str(v) for v in row])
-    Console().print(table)
+    table(title, columns, rows)
 
 
 # -- import -------------------------------------------------------------------------------------------------

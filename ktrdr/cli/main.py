@@ -8,7 +8,7 @@ import typer
 
 from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
 from ktrdr.cli import demo as demo_cmd
-from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, worker_cmd
+from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, strategies_cmd, worker_cmd
 from ktrdr.cli import monitor_cmd
 from ktrdr.cli.common import State
 
@@ -21,7 +21,7 @@ app.add_typer(ops_cmd.app, name="ops")
 for _name, _fn in (("follow", ops_cmd.follow_cmd), ("cancel", ops_cmd.cancel_cmd), ("resume", ops_cmd.resume_cmd),
                    ("workers", ops_cmd.workers_cmd), ("events", ops_cmd.events_cmd), ("dummy", start_cmd.dummy),
                    ("train", start_cmd.train), ("backtest", start_cmd.backtest), ("research", start_cmd.research),
-                   ("validate", start_cmd.validate)):
+                   ("validate", start_cmd.validate), ("start", start_cmd.start_any)):
     app.command(_name)(_fn)
 data_cmd.app.command("load")(start_cmd.data_load)
 app.add_typer(worker_cmd.app, name="worker")
@@ -30,6 +30,7 @@ for _name in ("up", "down", "status"):
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(results_cmd.app, name="results")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(strategies_cmd.app, name="strategies")
 app.command("monitor")(monitor_cmd.monitor)
 
 

@@ -114,6 +114,7 @@ def _render_show(info: dict[str, Any], with_yaml: bool) -> None:
                   f"{info['parameters']} parameters"),
         ("features", f"{len(info['feature_names'])}: {', '.join(info['feature_names'])}"),
         ("labels", ", ".join(f"{k}={v}" for k, v in info["label_config"].items())),
+        ("weighting", data.get("labels", {}).get("sample_weighting", "uniform")),
         ("test", _headline(info["metrics"].get("test", {}))),
         ("training", f"{training.get('epochs_run')} epochs (best {training.get('best_epoch')}), "
                      f"device {training.get('device')}, {training.get('duration_s', 0):.1f}s"),

@@ -83,16 +83,20 @@ def finish(ctx: typer.Context, record: Any) -> None:
 def cancel_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
                reason: str = typer.Option("cancelled by user", "--reason", help="Why (stored on the record)."),
                ) -> None:
-    """Cancel an operation: a pending one at once, a running one at its next check (with a checkpoint)."""
+    """Cancel an operation: a pending one at once, a running one at its next check (with a checkpoint).
+
+    Works without a backend too: the cancel is then published on the bus, where any worker stores it.
+    """
     from ktrdr.cli.session import open_client
 
     async def body() -> Any:
         async with open_client(state(ctx).settings) as client:
-            return await client.cancel(op_id, reason)
+            return await client.cancel_anyhow(op_id, reason)
 
     data = run(body)
-    emit(state(ctx), data, lambda: typer.echo(
-        f"{op_id}: {'cancelled' if data['status'] == 'cancelled' else 'cancel requested (running)'}"))
+    said = ("cancel published (no backend answered; a worker records it)" if data["published"] else
+            "cancelled" if data["status"] == "cancelled" else "cancel requested (running)")
+    emit(state(ctx), data, lambda: typer.echo(f"{op_id}: {said}"))
 
 
 def resume_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),

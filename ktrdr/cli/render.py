@@ -32,6 +32,42 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+# How a value of each metric unit is printed (None prints as a dash: the metric is undefined for the run).
+_UNIT_FORMAT = {"money": "{:,.2f}", "%": "{:,.2f} %", "fraction": "{:.4f}", "ratio": "{:,.3f}", "count": "{:,}",
+                "bars": "{:,.1f}", "hours": "{:,.1f} h"}
+
+
+def metric_value(value: Any, unit: str) -> str:
+    """A metric's value for people, formatted for its unit."""
+    if value is None:
+        return "—"
+    return _UNIT_FORMAT.get(unit, "{}").format(value) if isinstance(value, (int, float)) else str(value)
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    """Backtest metrics grouped by unit, one section per unit: name, value, unit and meaning."""
+    from ktrdr.backtesting.metric_table import by_unit
+
+    table = Table(title=title)
+    for name, justify in (("metric", "left"), ("value", "right"), ("unit", "left"), ("meaning", "left")):
+        table.add_column(name, justify=justify, style="bold" if name == "metric" else None)
+    for unit, rows in by_unit(metrics):
+        for spec, value in rows:
+            table.add_row(spec.name, metric_value(value, unit), unit, spec.label)
+        table.add_section()
+    return table
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a titled table of rows (every cell shown with str())."""
+    view = Table(title=title)
+    for col in columns:
+        view.add_column(col)
+    for row in rows:
+        view.add_row(*[str(v) for v in row])
+    console.print(view)
+
+
 def ops_table(data: dict[str, Any]) -> None:
     """The `ktrdr ops` list."""
     table = Table(title=f"operations ({data['total']} matching, {data['active']} active)")
@@ -91,6 +127,9 @@ def result_tables(op_type: str, result: dict[str, Any]) -> None:
     focus = {"training": ("test", "training", "model", "data"), "backtest": ("metrics",)}.get(op_type)
     parts = [(k, result[k]) for k in focus if isinstance(result.get(k), dict)] if focus else [("result", result)]
     for title, part in parts:
+        if op_type == "backtest" and title == "metrics":
+            console.print(metrics_table(part, f"{op_type} · {title}"))
+            continue
         table = Table(title=f"{op_type} · {title}")
         table.add_column("metric", style="bold")
         table.add_column("value", justify="right")

@@ -18,19 +18,14 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 async def fetch(settings: Settings, op_id: str, blob: bool) -> tuple[Any, BacktestResult | None]:
     """The operation record and (when asked and stored) its backtest result from the results bucket."""
-    from ktrdr.backtesting import BacktestResult
     from ktrdr.bus.handle import Bus
-    from ktrdr.bus.objects import load_result
+    from ktrdr.bus.objects import backtest_result
     from ktrdr.bus.resolve import resolve_url
-    from ktrdr.workers.backtest import RESULT_NAME
 
     bus = await Bus.open(settings, resolve_url(settings), name="ktrdr-results")
     try:
         record, _ = await bus.ops.get(op_id)
-        if not blob or "result" not in record.artifacts:
-            return record, None
-        store = await bus.js.object_store(bus.names.bucket("results"))
-        return record, BacktestResult.from_bytes(await load_result(store, op_id, RESULT_NAME))
+        return record, await backtest_result(bus.js, bus.names, record) if blob else None
     finally:
         await bus.close()
 
@@ -93,6 +88,8 @@ def render(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ktrdr.cli.render import metrics_table
+
     console = Console()
     summary = data["summary"] or {}
     console.print(f"[bold]{data['id']}[/] {data['type']} [bold]{data['status']}[/]")
@@ -100,13 +97,17 @@ def render(data: dict[str, Any]) -> None:
         console.print(f"[red]error:[/] {data['error']}")
     info = {k: summary.get(k) for k in ("model", "symbol", "timeframe", "start", "end", "bars", "bars_per_s")
             if k in summary}
+    info |= summary.get("costs") or {}
     if info:
         console.print("  ".join(f"{k}: {_fmt(v)}" for k, v in info.items()))
-    metrics = summary.get("metrics") or {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
-    table = Table("metric", "value", title="metrics" if "metrics" in summary else "result")
-    for key, value in metrics.items():
-        table.add_row(key, _fmt(value))
-    console.print(table)
+    if isinstance(summary.get("metrics"), dict):
+        console.print(metrics_table(summary["metrics"], "metrics"))
+    else:
+        table = Table("metric", "value", title="result")
+        for key, value in summary.items():
+            if not isinstance(value, (dict, list)):
+                table.add_row(key, _fmt(value))
+        console.print(table)
     if "trades" in data:
         _render_trades(console, data)
     if data.get("equity"):

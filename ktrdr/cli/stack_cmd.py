@@ -35,6 +35,10 @@ def up(ctx: typer.Context,
                                 help="Embedded server's client port (a free one if taken; -1: any)."),
        monitor_port: int = typer.Option(8222, "--monitor-port", envvar="KTRDR_NATS_MONITOR_PORT",
                                         help="Embedded server's HTTP monitoring port (0: off)."),
+       monitor_web: bool = typer.Option(False, "--monitor-web", envvar="KTRDR_MONITOR_WEB",
+                                        help="Also serve the monitor to browsers (`ktrdr monitor --web`, localhost)."),
+       monitor_web_port: int = typer.Option(8765, "--monitor-web-port", envvar="KTRDR_MONITOR_WEB_PORT",
+                                            help="Port of the web monitor (0: any free one)."),
        ready_timeout: float = typer.Option(120.0, "--ready-timeout", envvar="KTRDR_READY_TIMEOUT_S",
                                            help="Seconds to wait for every process to be ready."),
        detach: bool = typer.Option(False, "--detach", "-d", help="Return once ready; `ktrdr down` stops it."),
@@ -47,7 +51,8 @@ def up(ctx: typer.Context,
     try:
         stack = Stack(st.settings, backtest_workers=backtest_workers, training_workers=training_workers,
                       dummy_workers=dummy_workers, data_worker=data_worker, training_pool=training_pool or "",
-                      port=port, monitor_port=monitor_port, ready_timeout_s=ready_timeout)
+                      port=port, monitor_port=monitor_port, monitor_web=monitor_web,
+                      monitor_web_port=monitor_web_port, ready_timeout_s=ready_timeout)
     except KtrdrError as exc:
         fail(exc.message, exc.hint)
     code = run(lambda: _detached(stack, st) if detach else _foreground(stack, st))
@@ -116,6 +121,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for p in summary["processes"]:
         console.print(f"{p['name']:<12} pid {p['pid']:<7} {'started' if p['started_now'] else 'already running':<16}"
                       f"id {p['ident']:<22} log {p['log']}", soft_wrap=True, highlight=False)
+    if summary.get("monitor_web"):
+        console.print(f"monitor      [bold]{summary['monitor_web']}[/] (open it in a browser)", soft_wrap=True)
     console.print(f"ready in {summary['start_s']:.1f}s")
 
 
@@ -210,4 +217,5 @@ def _print_status(report: dict[str, Any]) -> None:
                                                     for w in ws), soft_wrap=True, highlight=False)
     for p in report["processes"]:
         out.print(f"process     {p['name']:<12} pid {p['pid']:<7} {'alive' if p['alive'] else '[red]gone[/]':<6}"
-                  f" log {p['log']}", soft_wrap=True, highlight=False)
+                  f" log {p['log']}" + (f"  [bold]{p['url']}[/]" if p.get("url") else ""), soft_wrap=True,
+                  highlight=False)

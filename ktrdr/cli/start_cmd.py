@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from ktrdr.cli.common import emit, fail, run, state
+from ktrdr.cli.strategies_cmd import resolve_strategy, strategy_text
 from ktrdr.cli.ops_cmd import finish
+from ktrdr.operations import kinds
 
 FOLLOW = typer.Option(False, "--follow", "-f", envvar="KTRDR_FOLLOW",
                       help="Show live progress until it ends (Ctrl-C cancels it).")
 DEVICE = typer.Option("auto", "--device", envvar="KTRDR_DEVICE", help="auto (GPU first) | gpu | cpu.")
 
 
-def strategy_text(path: Path) -> str:
-    """The strategy file's text, or a clear error."""
-    if not path.is_file():
-        fail(f"no strategy file {path}", "the examples live in strategies/, e.g. strategies/rsi_mean_reversion.yaml")
-    return path.read_text()
+STRATEGY = typer.Argument(..., help="Strategy name (from the strategies directory) or YAML file.")
+EPOCHS = typer.Option(None, "--epochs", min=1, help="Override training.epochs (e.g. 1 for a smoke run).")
 
 
 def start(ctx: typer.Context, area: str, payload: dict[str, Any], follow: bool, verb: str = "start") -> None:
@@ -68,25 +66,27 @@ def dummy(ctx: typer.Context, steps: int = typer.Option(10, "--steps", min=0),
     start(ctx, "dummy", {"steps": steps, "step_seconds": step_seconds, "fail_at": fail_at}, follow)
 
 
-def train(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file."),
+def train(ctx: typer.Context, strategy: str = STRATEGY,
           symbol: Optional[list[str]] = typer.Option(None, "--symbol", help="Override the strategy's symbols."),
           timeframe: Optional[list[str]] = typer.Option(None, "--timeframe", help="Override its timeframes."),
           start_: Optional[str] = typer.Option(None, "--start", help="First date (ISO)."),
           end: Optional[str] = typer.Option(None, "--end", help="Last date (ISO)."),
-          device: str = DEVICE, follow: bool = FOLLOW) -> None:
+          device: str = DEVICE, epochs: Optional[int] = EPOCHS, follow: bool = FOLLOW) -> None:
     """Train a strategy's model on a training worker (GPU first, CPU fallback)."""
     start(ctx, "training", {"strategy_yaml": strategy_text(strategy), "symbols": symbol, "timeframes": timeframe,
-                            "start": start_, "end": end, "device": device}, follow)
+                            "start": start_, "end": end, "device": device, "epochs": epochs}, follow)
 
 
-def backtest(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file."),
+def backtest(ctx: typer.Context, strategy: str = STRATEGY,
              model: Optional[str] = typer.Option(None, "--model", help="NAME[@version] (default: latest)."),
              symbol: Optional[str] = typer.Option(None, "--symbol"),
              timeframe: Optional[str] = typer.Option(None, "--timeframe"),
              start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
              capital: Optional[float] = typer.Option(None, "--capital", min=0.0),
-             commission: Optional[float] = typer.Option(None, "--commission", min=0.0),
-             slippage: Optional[float] = typer.Option(None, "--slippage", min=0.0),
+             commission: Optional[float] = typer.Option(None, "--commission", min=0.0,
+                                                        help="Rate per fill (default 0.001)."),
+             slippage: Optional[float] = typer.Option(None, "--slippage", min=0.0,
+                                                      help="Rate per fill, against us (default 0.0005)."),
              follow: bool = FOLLOW) -> None:
     """Backtest a strategy with its trained model on a backtest worker."""
     text = strategy_text(strategy)
@@ -99,21 +99,23 @@ def backtest(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Stra
                             "slippage": slippage}, follow)
 
 
-def research(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file."),
+def research(ctx: typer.Context, strategy: str = STRATEGY,
              symbol: Optional[str] = typer.Option(None, "--symbol"),
              timeframe: Optional[list[str]] = typer.Option(None, "--timeframe"),
              start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
              backtest_start: Optional[str] = typer.Option(None, "--backtest-start"),
              backtest_end: Optional[str] = typer.Option(None, "--backtest-end"),
-             device: str = DEVICE, follow: bool = typer.Option(True, "--follow/--no-follow", "-f")) -> None:
+             device: str = DEVICE, epochs: Optional[int] = EPOCHS,
+             follow: bool = typer.Option(True, "--follow/--no-follow", "-f")) -> None:
     """Train, then backtest the trained model, as one parent operation."""
     start(ctx, "research", {"strategy_yaml": strategy_text(strategy), "symbols": [symbol] if symbol else None,
                             "timeframes": timeframe, "start": start_, "end": end, "backtest_start": backtest_start,
-                            "backtest_end": backtest_end, "device": device}, follow)
+                            "backtest_end": backtest_end, "device": device, "epochs": epochs}, follow)
 
 
 def data_load(ctx: typer.Context, symbol: str = typer.Argument(...), timeframe: str = typer.Argument(...),
-              source: str = typer.Option("synthetic", "--source", help="ib | synthetic | csv."),
+              source: Optional[str] = typer.Option(None, "--source",
+                                                   help="ib (the default) | synthetic | csv."),
               mode: str = typer.Option("tail", "--mode", help="tail | backfill | full."),
               start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
               follow: bool = FOLLOW) -> None:
@@ -122,12 +124,40 @@ def data_load(ctx: typer.Context, symbol: str = typer.Argument(...), timeframe: 
                         "start": start_, "end": end}, follow, verb="load")
 
 
-def validate(ctx: typer.Context, strategy: Path = typer.Argument(..., help="Strategy YAML file.")) -> None:
-    """Check a strategy file (the same code the backend uses); the error names the YAML path."""
-    from ktrdr.strategy import StrategyError, validate_strategy
+def start_any(ctx: typer.Context,
+              kind: str = typer.Argument(..., help=f"Operation type: {', '.join(kinds.names())}, or one the backend adds."),
+              params: Optional[list[str]] = typer.Argument(None, help="KEY=VALUE parameters; VALUE is JSON or text."),
+              verb: Optional[str] = typer.Option(None, "--verb", help="The API verb (default: the kind's own)."),
+              follow: bool = FOLLOW) -> None:
+    """Start an operation of any kind with its parameters (the backend checks them against the kind's struct)."""
+    known = kinds.KINDS.get(kind)  # a kind this CLI does not know may still be one the backend serves
+    start(ctx, kind, dict(_pair(p) for p in params or []), follow, verb=verb or (known.verb if known else "start"))
 
+
+def _pair(text: str) -> tuple[str, Any]:
+    """`key=value` with a JSON value (`times=3`, `symbols=["EURUSD"]`), or the text itself."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        fail(f"parameter {text!r} is not KEY=VALUE", "e.g. `ktrdr start dummy steps=3 step_seconds=0.1`")
     try:
-        cfg = validate_strategy(strategy_text(strategy))
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def validate(ctx: typer.Context, strategy: str = STRATEGY) -> None:
+    """Check a strategy (the same code the backend uses); errors and warnings name the YAML path, line, column."""
+    from ktrdr.strategy import StrategyError, StrategyWarning, validate_strategy
+
+    path = resolve_strategy(strategy)
+    warnings: list[StrategyWarning] = []
+    try:
+        cfg = validate_strategy(path, warnings)
     except StrategyError as exc:
-        fail(f"{strategy}: {exc}")
-    emit(state(ctx), {"valid": True, "name": cfg.name}, lambda: typer.echo(f"{strategy}: valid ({cfg.name})"))
+        fail(f"{path}: {exc.message}", exc.hint)
+    for w in warnings:
+        typer.secho(f"warning: {path}: {w}", fg=typer.colors.YELLOW, err=True)
+    emit(state(ctx), {"valid": True, "name": cfg.name, "warnings": [str(w) for w in warnings]},
+         lambda: typer.echo(f"{path}: valid ({cfg.name})"))

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import typer
 
 from ktrdr.cli.common import run, state
+from ktrdr.operations import kinds
 
 app = typer.Typer(no_args_is_help=True, help="Run a worker (it takes work from its pool until stopped).")
 
@@ -29,24 +30,19 @@ def start(ctx: typer.Context, **kw: Any) -> None:
         reexec()
 
 
-@app.command()
-def dummy(ctx: typer.Context, capacity: int = CAPACITY, worker_id: Optional[str] = WORKER_ID,
-          grace: float = GRACE, burst: bool = BURST, setup: bool = SETUP) -> None:
-    """Serve `dummy` operations (pool cpu): for trying the system, tests and benchmarks."""
-    from ktrdr.workers.dummy import run_dummy
+def _generic(name: str) -> None:
+    """Register `ktrdr worker <name>` for a kind that needs no options of its own."""
 
-    start(ctx, kind="dummy", op_type="dummy", pool="cpu", handler=run_dummy, capacity=capacity,
-          worker_id=worker_id, grace_s=grace, burst=burst, setup=setup)
+    def command(ctx: typer.Context, capacity: int = CAPACITY, worker_id: Optional[str] = WORKER_ID,
+                grace: float = GRACE, burst: bool = BURST, setup: bool = SETUP) -> None:
+        from ktrdr.workers.serve import handler_of
 
+        kind = kinds.get(name)
+        start(ctx, kind=name, op_type=name, pool=kind.default_pool, handler=handler_of(kind), capacity=capacity,
+              worker_id=worker_id, grace_s=grace, burst=burst, setup=setup)
 
-@app.command()
-def backtest(ctx: typer.Context, capacity: int = CAPACITY, worker_id: Optional[str] = WORKER_ID,
-             grace: float = GRACE, burst: bool = BURST, setup: bool = SETUP) -> None:
-    """Serve `backtest` operations (pool cpu): model-driven or plain-signal backtests."""
-    from ktrdr.workers.backtest import run_backtest_op
-
-    start(ctx, kind="backtest", op_type="backtest", pool="cpu", handler=run_backtest_op, capacity=capacity,
-          worker_id=worker_id, grace_s=grace, burst=burst, setup=setup)
+    kind = kinds.get(name)
+    app.command(name=name, help=f"Serve `{name}` operations (pool {kind.default_pool}). {kind.summary}")(command)
 
 
 @app.command()
@@ -58,7 +54,8 @@ def training(ctx: typer.Context,
     """Serve `training` operations; a gpu-pool worker refuses to start without a usable GPU."""
     from ktrdr.cli.common import fail
     from ktrdr.training.errors import DeviceUnavailable
-    from ktrdr.workers.training import run_training_op, worker_gpu
+    from ktrdr.workers.serve import handler_of
+    from ktrdr.workers.training import worker_gpu
 
     try:
         pool_name, gpu = worker_gpu(pool)
@@ -66,7 +63,7 @@ def training(ctx: typer.Context,
         fail(f"cannot join the gpu pool: {exc.message}", exc.hint)
     except ValueError as exc:
         fail(str(exc))
-    start(ctx, kind="training", op_type="training", pool=pool_name, handler=run_training_op, capacity=capacity,
+    start(ctx, kind="training", op_type="training", pool=pool_name, handler=handler_of(kinds.get("training")), capacity=capacity,
           worker_id=worker_id, grace_s=grace, burst=burst, setup=setup, gpu=gpu)
 
 
@@ -81,15 +78,27 @@ def data(ctx: typer.Context,
                                           help="Seconds to wait for IB when connecting."),
          allow_no_ib: bool = typer.Option(False, "--allow-no-ib", envvar="KTRDR_ALLOW_NO_IB",
                                           help="Start even if IB is unreachable; serve synthetic and csv loads only."),
+         ib_pacing: Optional[str] = typer.Option(None, "--ib-pacing", envvar="KTRDR_IB_PACING",
+                                                 help='IB pacing limits as JSON, e.g. \'{"min_interval_s": 3}\' '
+                                                      "(default: IB's documented limits)."),
+         retry_delay: float = typer.Option(30.0, "--retry-delay", envvar="KTRDR_DATA_RETRY_DELAY_S", min=0.0,
+                                           help="Seconds before a load that failed retryably (IB down, pacing) "
+                                                "is tried again."),
          capacity: int = CAPACITY, worker_id: Optional[str] = WORKER_ID, grace: float = GRACE,
          burst: bool = BURST, setup: bool = SETUP) -> None:
     """Serve `data` loads (pool ib): the one process that talks to IB Gateway."""
     from ktrdr.cli.common import fail
-    from ktrdr.workers.data import run_data_load
+    from ktrdr.data.pacing import parse_rules
+    from ktrdr.errors import ConfigError
     from ktrdr.workers.ib_session import IbSession, IbUnavailable
-    from ktrdr.workers.serve import setup_logging
+    from ktrdr.workers.serve import handler_of, setup_logging
 
     setup_logging()
+    services: dict[str, Any] = {"retry_delay_s": retry_delay}
+    try:
+        services["ib_pacing"] = parse_rules(ib_pacing) if ib_pacing else None
+    except ConfigError as exc:
+        fail(f"--ib-pacing: {exc.message}", exc.hint)
     session: IbSession | None = IbSession(ib_host, ib_port, ib_client_id, connect_timeout_s=ib_timeout)
     try:
         session.start()
@@ -99,8 +108,14 @@ def data(ctx: typer.Context,
         typer.echo(f"warning: {exc.message}; serving synthetic and csv loads only (--allow-no-ib)", err=True)
         session = None
     try:
-        start(ctx, kind="data", op_type="data", pool="ib", handler=run_data_load, capacity=capacity,
-              worker_id=worker_id, grace_s=grace, burst=burst, setup=setup, services={"ib": session})
+        start(ctx, kind="data", op_type="data", pool="ib", handler=handler_of(kinds.get("data")), capacity=capacity,
+              worker_id=worker_id, grace_s=grace, burst=burst, setup=setup, services={**services, "ib": session})
     finally:
         if session is not None:
             session.close()
+
+
+# Kinds with their own command above keep it; every other worker kind gets the plain one.
+for _kind in kinds.worker_kinds():
+    if _kind.name not in ("training", "data"):
+        _generic(_kind.name)

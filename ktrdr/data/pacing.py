@@ -29,6 +29,17 @@ class PacingRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     backoff_max_s: float = 600.0
 
 
+def parse_rules(text: str) -> PacingRules:
+    """PacingRules from JSON (`{"min_interval_s": 3}`; unset fields keep IB's limits); ConfigError names the field."""
+    from ktrdr.errors import ConfigError
+
+    try:
+        return msgspec.json.decode(text, type=PacingRules)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"IB pacing rules: {exc}", path="KTRDR_IB_PACING",
+                          hint="a JSON object of " + ", ".join(PacingRules.__struct_fields__)) from None
+
+
 class PacingLimiter:
     """Spaces requests to obey PacingRules; thread-unsafe by design (one IB connection, one caller)."""
 

@@ -12,29 +12,35 @@ from ktrdr.indicators.spec import IndicatorSpec
 
 
 def output_columns(indicator_id: str, spec: IndicatorSpec) -> list[str]:
-    """Column names an indicator produces: `id` (single output) or `id.output` for each output."""
+    """Columns an indicator produces: `id` (single output), or `id.output` for each output
+    followed by `id` itself, a copy of the primary output (as the original KTRDR names them)."""
     outputs = get_indicator(spec.type).outputs
-    return [f"{indicator_id}.{o}" for o in outputs] if outputs else [indicator_id]
+    return [*(f"{indicator_id}.{o}" for o in outputs), indicator_id] if outputs else [indicator_id]
 
 
 def reference_column(ref: str, indicators: Mapping[str, IndicatorSpec]) -> str:
-    """Check a reference (`rsi_14`, `macd_12_26_9.histogram`) and return its column name."""
-    ind_id, _, output = ref.partition(".")
+    """Check a reference (`rsi_14`, `macd_12_26_9`, `macd_12_26_9.histogram`); return its column.
+
+    A bare id of a multi-output indicator means its primary output.
+    """
+    ind_id, dot, output = ref.partition(".")
     if ind_id not in indicators:
         close = difflib.get_close_matches(ind_id, list(indicators), n=1)
         raise IndicatorError(f"unknown indicator id '{ind_id}'", value=ref,
                              suggestion=f"did you mean '{close[0]}'?" if close else
                              "define it under 'indicators'")
     outputs = get_indicator(indicators[ind_id].type).outputs
-    if not outputs and output:
+    if not dot:
+        return ref
+    if not outputs:
         raise IndicatorError(f"indicator '{ind_id}' has a single output; drop '.{output}'",
                              value=ref, suggestion=f"use '{ind_id}'")
-    if outputs and output not in outputs:
+    if output not in outputs:
         close = difflib.get_close_matches(output, outputs, n=1)
         hint = f"did you mean '{ind_id}.{close[0]}'?" if close else (
             "outputs: " + ", ".join(f"{ind_id}.{o}" for o in outputs))
-        what = f"unknown output '{output}'" if output else "an output must be chosen"
-        raise IndicatorError(f"{what} of indicator '{ind_id}'", value=ref, suggestion=hint)
+        raise IndicatorError(f"unknown output '{output}' of indicator '{ind_id}'", value=ref,
+                             suggestion=hint)
     return ref
 
 
@@ -47,7 +53,7 @@ def compute_indicator(df: pd.DataFrame, indicator_id: str, spec: IndicatorSpec) 
     result = definition.fn(df, **resolve_params(spec))
     if isinstance(result, pd.Series):
         return result.astype("float64").to_frame(indicator_id)
-    frame = result[list(definition.outputs)].astype("float64")
+    frame = result[[*definition.outputs, definition.outputs[0]]].astype("float64")
     frame.columns = output_columns(indicator_id, spec)
     return frame
 

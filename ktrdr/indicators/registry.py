@@ -1,4 +1,4 @@
-"""Indicator registry: names and aliases → implementation, declared outputs, parameters, warm-up."""
+"""Indicator registry: the original KTRDR's type names and aliases, parameters, outputs, warm-up."""
 
 from __future__ import annotations
 
@@ -9,40 +9,37 @@ from typing import Any
 
 import pandas as pd
 
-from ktrdr.errors import KtrdrError
+from ktrdr.indicators.params import IndicatorError, Param
 from ktrdr.indicators.spec import IndicatorSpec, ParamValue
 
 IndicatorFn = Callable[..., "pd.Series | pd.DataFrame"]
 WarmupFn = Callable[[Mapping[str, Any]], int]
+CheckFn = Callable[[Mapping[str, Any]], None]
 
-
-class IndicatorError(KtrdrError, ValueError):
-    """An indicator type or parameter is wrong; `param` names it when it is a parameter."""
-
-    def __init__(self, message: str, *, param: str = "", value: Any = None,
-                 suggestion: str | None = None) -> None:
-        super().__init__(message, hint=suggestion)
-        self.param = param
-        self.value = value
-        self.suggestion = suggestion
+# Parameter names this project used before it took the original's vocabulary. A strategy that
+# still carries one gets a warning and the parameter is ignored, as the original ignored every
+# parameter an indicator does not declare; a name no grammar knows stays an error.
+FORMER_PARAMS = frozenset({"fast", "slow", "signal", "std", "step", "max_step", "constant"})
 
 
 @dataclass(frozen=True)
 class IndicatorDef:
     """One registered indicator.
 
-    `fn(df, **params)` returns a Series (single output) or a DataFrame whose columns are `outputs`.
-    `warmup(params)` is the number of leading rows that are NaN on gap-free data (all outputs).
+    `fn(df, **params)` returns a Series (single output) or a DataFrame whose columns are `outputs`;
+    the first output is the primary one, which a bare indicator id refers to.
+    `warmup(params)` is the number of leading rows that are NaN on gap-free data (all outputs);
+    `check(params)` raises `IndicatorError` for a combination of values it cannot compute.
     """
 
     name: str
     fn: IndicatorFn
-    params: dict[str, ParamValue]
+    params: dict[str, Param]
     warmup: WarmupFn
     outputs: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ("close",)
-    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    check: CheckFn | None = None
     doc: str = field(default="", compare=False)
 
     @property
@@ -50,40 +47,48 @@ class IndicatorDef:
         """Whether the indicator has named outputs (referenced as `id.output`)."""
         return bool(self.outputs)
 
+    @property
+    def primary(self) -> str | None:
+        """The output a bare indicator id means (None for single-output indicators)."""
+        return self.outputs[0] if self.outputs else None
+
+    def defaults(self) -> dict[str, ParamValue]:
+        """Every parameter at its default value."""
+        return {k: p.default for k, p in self.params.items()}
+
 
 _REGISTRY: dict[str, IndicatorDef] = {}
 _ALIASES: dict[str, str] = {}
-_SOURCES = ("open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4")
 
 
 def register(
     name: str,
     *,
-    params: dict[str, ParamValue],
+    params: dict[str, Param],
     warmup: WarmupFn,
     outputs: tuple[str, ...] = (),
     aliases: tuple[str, ...] = (),
     inputs: tuple[str, ...] = ("close",),
-    choices: dict[str, tuple[str, ...]] | None = None,
+    check: CheckFn | None = None,
 ) -> Callable[[IndicatorFn], IndicatorFn]:
-    """Decorator that adds an indicator implementation to the registry."""
+    """Decorator that adds an indicator implementation under its name and aliases."""
 
     def wrap(fn: IndicatorFn) -> IndicatorFn:
-        allowed = {"source": _SOURCES} if "source" in params else {}
-        allowed.update(choices or {})
         definition = IndicatorDef(name, fn, dict(params), warmup, outputs, aliases, inputs,
-                                  allowed, (fn.__doc__ or "").strip())
-        _REGISTRY[name] = definition
+                                  check, (fn.__doc__ or "").strip())
         for alias in (name, *aliases):
-            _ALIASES[_key(alias)] = name
+            if alias.lower() in _ALIASES:
+                raise ValueError(f"indicator name '{alias}' is registered twice")
+            _ALIASES[alias.lower()] = name
+        _REGISTRY[name] = definition
         return fn
 
     return wrap
 
 
-def _key(name: str) -> str:
-    # Case, dashes, spaces and `%` do not matter: "Williams %R" == "williams_r".
-    return name.lower().replace("%", "").replace("-", "_").replace(" ", "_").strip("_")
+def _loose(name: str) -> str:
+    # Only for suggestions: "Williams %R", "williams_r" and "williamsr" look alike.
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def indicator_names(with_aliases: bool = False) -> list[str]:
@@ -93,58 +98,62 @@ def indicator_names(with_aliases: bool = False) -> list[str]:
 
 
 def get_indicator(name: str) -> IndicatorDef:
-    """The definition for a name or alias; `IndicatorError` with a suggestion otherwise."""
+    """The definition for a name or alias (case-insensitive); `IndicatorError` otherwise."""
     _ensure_loaded()
-    canonical = _ALIASES.get(_key(name))
+    canonical = _ALIASES.get(str(name).lower())
     if canonical is None:
-        close = difflib.get_close_matches(_key(name), list(_ALIASES), n=1, cutoff=0.6)
-        hint = f"did you mean '{_ALIASES[close[0]]}'?" if close else "see indicator_names()"
+        loose = {_loose(a): a for a in _ALIASES}
+        hit = loose.get(_loose(str(name))) or next(
+            iter(difflib.get_close_matches(str(name).lower(), list(_ALIASES), n=1)), None)
+        hint = f"did you mean '{hit}'?" if hit else "the types are listed in docs/indicators.md"
         raise IndicatorError(f"unknown indicator type '{name}'", value=name, suggestion=hint)
     return _REGISTRY[canonical]
 
 
-def resolve_params(spec: IndicatorSpec) -> dict[str, ParamValue]:
-    """Defaults merged with the spec's parameters, each checked for name and value."""
+def primary_output(name: str) -> str | None:
+    """The output a bare id of this indicator type means; None when it has a single output."""
+    return get_indicator(name).primary
+
+
+def ignored_params(spec: IndicatorSpec) -> list[str]:
+    """Parameters the spec carries that this indicator does not take but that are known names.
+
+    The original KTRDR dropped such parameters silently (its own strategies carry some, e.g.
+    `fast` on macd); they are ignored here too, and the caller should warn about each.
+    """
     definition = get_indicator(spec.type)
-    merged = dict(definition.params)
+    known = _known_param_names()
+    return [k for k in spec.params if k not in definition.params and k in known]
+
+
+def resolve_params(spec: IndicatorSpec) -> dict[str, ParamValue]:
+    """Defaults merged with the spec's parameters, each checked; ignorable ones are dropped."""
+    definition = get_indicator(spec.type)
+    merged = definition.defaults()
+    known = _known_param_names()
     for key, value in spec.params.items():
-        if key not in definition.params:
+        param = definition.params.get(key)
+        if param is not None:
+            merged[key] = param.check(key, value)
+        elif key not in known:
             close = difflib.get_close_matches(key, list(definition.params), n=1)
             hint = f"did you mean '{close[0]}'?" if close else (
                 "parameters: " + (", ".join(definition.params) or "none"))
             raise IndicatorError(f"unknown parameter '{key}' for {definition.name}",
                                  param=key, value=value, suggestion=hint)
-        merged[key] = _check_value(definition, key, value)
+    if definition.check is not None:
+        definition.check(merged)
     return merged
-
-
-def _check_value(definition: IndicatorDef, key: str, value: ParamValue) -> ParamValue:
-    default = definition.params[key]
-    if isinstance(default, str):
-        options = definition.choices.get(key, ())
-        if value not in options:
-            raise IndicatorError(f"{key} must be one of {', '.join(options)}", param=key,
-                                 value=value, suggestion=_suggest(str(value), options))
-        return str(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise IndicatorError(f"{key} must be a number", param=key, value=value)
-    if isinstance(default, int) and not isinstance(default, bool):
-        if int(value) != value or value < 1:
-            raise IndicatorError(f"{key} must be a positive integer", param=key, value=value)
-        return int(value)
-    if value <= 0:
-        raise IndicatorError(f"{key} must be > 0", param=key, value=value)
-    return float(value)
-
-
-def _suggest(word: str, options: tuple[str, ...]) -> str | None:
-    close = difflib.get_close_matches(word, options, n=1)
-    return f"did you mean '{close[0]}'?" if close else None
 
 
 def warmup_bars(spec: IndicatorSpec) -> int:
     """Leading rows this indicator leaves NaN with the spec's parameters."""
     return get_indicator(spec.type).warmup(resolve_params(spec))
+
+
+def _known_param_names() -> frozenset[str]:
+    _ensure_loaded()
+    return FORMER_PARAMS.union(*(d.params for d in _REGISTRY.values()))
 
 
 _LOADED: list[bool] = []
@@ -154,4 +163,12 @@ def _ensure_loaded() -> None:
     # Implementation modules register themselves on import; import them lazily to avoid cycles.
     if not _LOADED:
         _LOADED.append(True)
-        from ktrdr.indicators import momentum, stateful, trend, volatility, volume  # noqa: F401
+        from ktrdr.indicators import (  # noqa: F401
+            directional,
+            momentum,
+            oscillators,
+            stateful,
+            trend,
+            volatility,
+            volume,
+        )

@@ -1,81 +1,96 @@
-"""Trend indicators: moving averages, MACD, ADX, Aroon, distance from a moving average."""
+"""Trend indicators: moving averages, MACD, distance from a moving average, Ichimoku."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ktrdr.indicators.core import ema, price_of, rolling_windows, safe_div, sma, true_range, wilder
+from ktrdr.indicators.core import ema, highest, lowest, price_of, rolling_windows, safe_div, sma
+from ktrdr.indicators.params import SOURCE, choice, flag, integer
 from ktrdr.indicators.registry import register
 
-_SRC = {"source": "close"}
+_SRC = {"source": SOURCE}
 
 
-@register("sma", params={"period": 20, **_SRC}, warmup=lambda p: p["period"] - 1,
-          aliases=("simple_moving_average", "ma"))
+@register("simplemovingaverage", params={"period": integer(20, 2, 500), **_SRC},
+          warmup=lambda p: p["period"] - 1, aliases=("sma",))
 def sma_indicator(df: pd.DataFrame, period: int, source: str) -> pd.Series:
     """Simple moving average."""
     return sma(price_of(df, source), period)
 
 
-@register("ema", params={"period": 20, **_SRC}, warmup=lambda p: p["period"] - 1,
-          aliases=("exponential_moving_average",))
-def ema_indicator(df: pd.DataFrame, period: int, source: str) -> pd.Series:
-    """Exponential moving average (alpha = 2 / (period + 1))."""
-    return ema(price_of(df, source), period)
+@register("exponentialmovingaverage",
+          params={"period": integer(20, 1, 500), **_SRC, "adjust": flag(True)},
+          warmup=lambda p: p["period"] - 1, aliases=("ema",))
+def ema_indicator(df: pd.DataFrame, period: int, source: str, adjust: bool) -> pd.Series:
+    """Exponential moving average (alpha = 2 / (period + 1)) from the first bar; see `ema`."""
+    return ema(price_of(df, source), period, adjust=adjust)
 
 
-@register("wma", params={"period": 20, **_SRC}, warmup=lambda p: p["period"] - 1,
-          aliases=("weighted_moving_average", "lwma"))
+@register("weightedmovingaverage", params={"period": integer(20, 2, 500), **_SRC},
+          warmup=lambda p: p["period"] - 1, aliases=("wma",))
 def wma(df: pd.DataFrame, period: int, source: str) -> pd.Series:
     """Linearly weighted moving average (newest bar weighs `period`)."""
     weights = np.arange(1, period + 1, dtype="float64")
     return rolling_windows(price_of(df, source), period, lambda w: w @ weights / weights.sum())
 
 
-@register("macd", params={"fast": 12, "slow": 26, "signal": 9, **_SRC},
-          warmup=lambda p: max(p["fast"], p["slow"]) + p["signal"] - 2,
-          outputs=("line", "signal", "histogram"), aliases=("macd_histogram",))
-def macd(df: pd.DataFrame, fast: int, slow: int, signal: int, source: str) -> pd.DataFrame:
-    """MACD line (fast EMA - slow EMA), its signal EMA and the histogram between them."""
+def _macd_warmup(p: dict) -> int:
+    return max(p["fast_period"], p["slow_period"]) + p["signal_period"] - 2
+
+
+@register("macd", params={"fast_period": integer(12, 1, 100), "slow_period": integer(26, 1, 200),
+                         "signal_period": integer(9, 1, 50), **_SRC},
+          warmup=_macd_warmup, outputs=("line", "signal", "histogram"), aliases=("macdindicator",))
+def macd(df: pd.DataFrame, fast_period: int, slow_period: int, signal_period: int,
+         source: str) -> pd.DataFrame:
+    """MACD line (fast EMA - slow EMA), its signal EMA and the histogram between them.
+
+    Both EMAs and the signal start from the first bar (recursive form), as the original's;
+    values are NaN until the slower EMA (then the signal) has seen its period.
+    """
     x = price_of(df, source)
-    line = ema(x, fast) - ema(x, slow)
-    sig = ema(line, signal)
-    return pd.DataFrame({"line": line, "signal": sig, "histogram": line - sig})
+    line = ema(x, fast_period, min_periods=1) - ema(x, slow_period, min_periods=1)
+    signal = ema(line, signal_period, min_periods=1)
+    rows = np.arange(len(x))
+    line_from = max(fast_period, slow_period) - 1
+    signal_from = line_from + signal_period - 1
+    return pd.DataFrame({"line": line.where(rows >= line_from),
+                         "signal": signal.where(rows >= signal_from),
+                         "histogram": (line - signal).where(rows >= signal_from)})
 
 
-@register("adx", params={"period": 14}, warmup=lambda p: 2 * p["period"] - 1,
-          outputs=("adx", "plus_di", "minus_di"), aliases=("dmi", "average_directional_index"),
-          inputs=("high", "low", "close"))
-def adx(df: pd.DataFrame, period: int) -> pd.DataFrame:
-    """Wilder's ADX with the +DI / -DI lines."""
-    up, down = df["high"].diff(), -df["low"].diff()
-    plus_dm = up.where((up > down) & (up > 0), 0.0).where(up.notna())
-    minus_dm = down.where((down > up) & (down > 0), 0.0).where(down.notna())
-    tr = wilder(true_range(df).where(up.notna()), period)  # DM starts at bar 1, so must TR
-    plus_di = 100.0 * safe_div(wilder(plus_dm, period), tr, 0.0)
-    minus_di = 100.0 * safe_div(wilder(minus_dm, period), tr, 0.0)
-    dx = 100.0 * safe_div((plus_di - minus_di).abs(), plus_di + minus_di, 0.0)
-    return pd.DataFrame({"adx": wilder(dx, period), "plus_di": plus_di, "minus_di": minus_di})
-
-
-@register("aroon", params={"period": 25}, warmup=lambda p: p["period"],
-          outputs=("up", "down", "oscillator"), inputs=("high", "low"))
-def aroon(df: pd.DataFrame, period: int) -> pd.DataFrame:
-    """Aroon up/down: 100 × (period - bars since the extreme) / period over period+1 bars."""
-    up = rolling_windows(df["high"], period + 1,
-                         lambda w: np.argmax(w, axis=1) * (100.0 / period))
-    down = rolling_windows(df["low"], period + 1,
-                           lambda w: np.argmin(w, axis=1) * (100.0 / period))
-    return pd.DataFrame({"up": up, "down": down, "oscillator": up - down})
-
-
-@register("distance_ma", params={"period": 20, "ma_type": "sma", **_SRC},
-          warmup=lambda p: p["period"] - 1,
-          aliases=("distance_from_ma", "dist_ma", "ma_distance", "distance_from_moving_average"),
-          choices={"ma_type": ("sma", "ema")})
+@register("distancefromma", params={"period": integer(20, 1, 200),
+                                   "ma_type": choice("SMA", "SMA", "EMA"), **_SRC},
+          warmup=lambda p: p["period"] - 1, aliases=("distancefrommaindicator",))
 def distance_ma(df: pd.DataFrame, period: int, ma_type: str, source: str) -> pd.Series:
-    """Distance of price from its moving average, in percent of the average."""
+    """Distance of price from its moving average, in percent of the average (0 if it is 0).
+
+    The EMA is the original's default exponential average (`adjust=True`).
+    """
     x = price_of(df, source)
-    ma = sma(x, period) if ma_type == "sma" else ema(x, period)
-    return 100.0 * (x / ma - 1.0)
+    ma = sma(x, period) if ma_type == "SMA" else ema(x, period, adjust=True)
+    return 100.0 * safe_div(x - ma, ma, 0.0)
+
+
+def _midpoint(df: pd.DataFrame, n: int) -> pd.Series:
+    return (highest(df["high"], n) + lowest(df["low"], n)) / 2.0
+
+
+@register("ichimoku", params={"tenkan_period": integer(9, 1, 50), "kijun_period": integer(26, 1, 100),
+                             "senkou_b_period": integer(52, 1, 200),
+                             "displacement": integer(26, 1, 100)},
+          warmup=lambda p: max(p["tenkan_period"], p["kijun_period"], p["senkou_b_period"]) - 1,
+          outputs=("tenkan", "kijun", "senkou_a", "senkou_b", "chikou"),
+          aliases=("ichimokuindicator",), inputs=("high", "low", "close"))
+def ichimoku(df: pd.DataFrame, tenkan_period: int, kijun_period: int, senkou_b_period: int,
+             displacement: int) -> pd.DataFrame:
+    """Ichimoku lines at the bar they are computed on (no displacement, as the original).
+
+    Shifting the spans forward and the chikou back would put the future into today's row;
+    `displacement` is accepted for the original's files and changes nothing.
+    """
+    tenkan, kijun = _midpoint(df, tenkan_period), _midpoint(df, kijun_period)
+    return pd.DataFrame({"tenkan": tenkan, "kijun": kijun, "senkou_a": (tenkan + kijun) / 2.0,
+                         "senkou_b": _midpoint(df, senkou_b_period),
+                         "chikou": df["close"].astype("float64")})

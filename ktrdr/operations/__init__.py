@@ -1,1 +1,1 @@
-"""Operations: the KV record, its transitions (compare-and-set), submit, and the event aggregator."""
+"""Operations: the kind table and parameter structs, the KV record and its fencing, every transition, cancellation, submit, the aggregator."""

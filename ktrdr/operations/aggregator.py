@@ -24,12 +24,14 @@ from ktrdr.protocol.messages import (
 )
 
 log = logging.getLogger("ktrdr.aggregator")
+RETRY_DELAYS_S = (0.0, 0.1, 0.5, 1.0)  # a fold that raises is tried again after these pauses
+NAK_DELAY_S = 2.0  # then its events come back this much later, while the other operations fold on
 _PROGRESS_FIELDS = [f.name for f in msgspec.structs.fields(Progress)]
 
 
 def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
     """The record after one event (unchanged when the event is stale or already reflected)."""
-    if ev.attempt < r.attempt:
+    if not r.accepts(ev):
         return r
     if isinstance(ev, OperationMetric):  # counted even when the worker's terminal write got there first
         return msgspec.structs.replace(r, metrics_count=r.metrics_count + 1)
@@ -39,14 +41,12 @@ def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
         case OperationProgress() if r.status == "running" and ev.seq > r.progress_seq:
             progress = Progress(**{f: getattr(ev, f) for f in _PROGRESS_FIELDS})
             return msgspec.structs.replace(r, progress=progress, progress_seq=ev.seq)
-        case OperationCompleted() if r.status == "running":
-            done = msgspec.structs.replace(r.progress, percentage=100.0)
-            return tr.moved(r, "completed", result=ev.result, artifacts={**r.artifacts, **ev.artifacts},
-                            progress=done)
-        case OperationFailed() if r.status == "running":
-            return tr.moved(r, "failed", error=ev.error)
-        case OperationCancelledEvent() if r.status == "running":
-            return tr.moved(r, "cancelled", cancel_reason=r.cancel_reason or ev.reason)
+        case OperationCompleted():
+            return tr.finished(r, ev.attempt, "completed", result=ev.result, artifacts=ev.artifacts)
+        case OperationFailed():
+            return tr.finished(r, ev.attempt, "failed", error=ev.error)
+        case OperationCancelledEvent():
+            return tr.finished(r, ev.attempt, "cancelled", reason=ev.reason)
     return r
 
 
@@ -69,7 +69,7 @@ class Aggregator:
 
     def __init__(self, bus: Bus, batch: int = 500) -> None:
         self.bus, self.batch = bus, batch
-        self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0}
+        self.stats = {"events": 0, "writes": 0, "garbage": 0, "orphans": 0, "errors": 0}
         self._tasks: list[asyncio.Task] = []
         self._subs: list[Any] = []
 
@@ -102,11 +102,16 @@ class Aggregator:
                 log.warning("aggregator fetch failed: %s", exc)
                 await asyncio.sleep(0.5)
                 continue
-            await self.process(msgs)
+            try:
+                await self.process(msgs)
+            except Exception:  # unacked, the batch comes back after ack_wait; folding goes on meanwhile
+                self.stats["errors"] += 1
+                log.exception("aggregator batch of %d failed; it will be redelivered", len(msgs))
 
     async def process(self, msgs: list[Msg]) -> None:
-        """Fold one batch: at most one KV write per operation, then ack every message."""
+        """Fold one batch: at most one KV write per operation, then ack (or, for folds that kept failing, nak)."""
         per_op: dict[str, list[OperationEvent]] = defaultdict(list)
+        msgs_of: dict[str, list[Msg]] = defaultdict(list)
         for msg in msgs:
             try:
                 ev = decode_event(msg.data, subject=msg.subject)
@@ -116,10 +121,33 @@ class Aggregator:
                 continue
             if not isinstance(ev, (OperationStarted, OperationLog)):  # they change nothing in the record
                 per_op[ev.operation_id].append(ev)
+                msgs_of[ev.operation_id].append(msg)
         self.stats["events"] += len(msgs)
-        await asyncio.gather(*(self._apply(op_id, evs) for op_id, evs in per_op.items()))
-        for msg in msgs:
-            await msg.ack()
+        failed = await self._fold_all(per_op)
+        retry = {id(m) for op_id in failed for m in msgs_of[op_id]}
+        for msg in msgs:  # a record that keeps failing comes back later; it must not hold back the others
+            await (msg.nak(delay=NAK_DELAY_S) if id(msg) in retry else msg.ack())
+
+    async def _fold_all(self, per_op: dict[str, list[OperationEvent]]) -> set[str]:
+        """Fold each operation's events, retrying the folds that raise; returns the operations that kept failing.
+
+        Only the failed operations are folded again: the others are written, and re-folding them would
+        count their metric events twice.
+        """
+        todo = dict(per_op)
+        for delay in RETRY_DELAYS_S:
+            if delay:
+                await asyncio.sleep(delay)
+            results = await asyncio.gather(*(self._apply(op_id, evs) for op_id, evs in todo.items()),
+                                           return_exceptions=True)
+            errors = {op_id: r for op_id, r in zip(todo, results) if isinstance(r, Exception)}
+            for op_id, exc in errors.items():
+                self.stats["errors"] += 1
+                log.warning("folding %d events into %s failed: %r", len(todo[op_id]), op_id, exc)
+            todo = {op_id: todo[op_id] for op_id in errors}
+            if not todo:
+                return set()
+        return set(todo)
 
     async def _apply(self, op_id: str, events: list[OperationEvent]) -> None:
         try:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ktrdr.protocol.messages import ErrorInfo
+from ktrdr.protocol.messages import ErrorInfo, OperationEvent
 
 Status = Literal["pending", "running", "completed", "failed", "cancelled", "resuming"]
 STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled", "resuming")
@@ -35,7 +35,8 @@ class Progress(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class OperationRecord(msgspec.Struct, kw_only=True, frozen=True):
-    """One operation. `attempt` counts executions (claims); `dispatch` counts work orders sent.
+    """One operation. `attempt` counts claims (executions); `dispatch` counts work orders sent; `delivery` is
+    JetStream's delivery count of the current order at its last claim. The fencing predicates below use them.
 
     `worker_id` is the worker running it, or the last one that did while it waits to be claimed again.
     """
@@ -75,6 +76,29 @@ class OperationRecord(msgspec.Struct, kw_only=True, frozen=True):
     def active(self) -> bool:
         """True for pending, running and resuming."""
         return self.status in ACTIVE
+
+    # -- fencing: which attempt, order and delivery may still change this record ---------------------------
+    def owned_by(self, attempt: int) -> bool:
+        """Whether `attempt` still owns the operation: no later claim has taken it over."""
+        return attempt >= self.attempt
+
+    def accepts(self, event: OperationEvent) -> bool:
+        """Whether an event may change the record: events of an attempt that lost ownership are stale."""
+        return self.owned_by(event.attempt)
+
+    def expects(self, dispatch: int) -> bool:
+        """Whether an order of `dispatch` is the current one (a resume or a re-route sends a newer one)."""
+        return dispatch == self.dispatch
+
+    def claimable(self, dispatch: int, delivery: int) -> bool:
+        """Whether delivery `delivery` of order `dispatch` may claim: a waiting record, or a redelivery taking over."""
+        if self.terminal or not self.expects(dispatch):
+            return False
+        return self.status in ("pending", "resuming") or (self.status == "running" and delivery > self.delivery)
+
+    def runs_later_delivery(self, dispatch: int, delivery: int) -> bool:
+        """Whether a later delivery of this very order runs it now (acking an earlier copy would remove it)."""
+        return self.status == "running" and self.expects(dispatch) and self.delivery > delivery
 
     def elapsed_s(self, now_ns: int | None = None) -> float:
         """Seconds since start (or creation), up to finish or now."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from ktrdr.errors import KtrdrError, ProtocolError
+from ktrdr.bus.reading import watch_bucket
+from ktrdr.errors import KtrdrError
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.codec import decode, encode
 
@@ -68,19 +68,6 @@ class OperationStore:
 
     async def scan(self) -> AsyncIterator[OperationRecord]:
         """Every current record, streamed through one watcher (no per-key round trips)."""
-        watcher = await self.kv.watchall(ignore_deletes=True)
-        try:
-            while True:
-                try:
-                    entry = await watcher.updates(timeout=5.0)
-                except asyncio.TimeoutError:
-                    break
-                if entry is None:
-                    break
-                if entry.value:
-                    try:
-                        yield decode(entry.value, OperationRecord)
-                    except ProtocolError:
-                        continue
-        finally:
-            await watcher.stop()
+        async for item in watch_bucket(self.kv, OperationRecord, initial_only=True):
+            if isinstance(item, OperationRecord):
+                yield item

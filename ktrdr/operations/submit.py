@@ -6,12 +6,16 @@ from typing import Any
 
 from ktrdr.bus.handle import Bus
 from ktrdr.errors import KtrdrError
+from ktrdr.operations import kinds
+from ktrdr.operations.cancel import request as cancel
 from ktrdr.operations import transitions as tr
 from ktrdr.operations.record import OperationRecord, new_record
 from ktrdr.operations.store import Conflict
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import WorkOrder, now_ns
-from ktrdr.protocol.subjects import POOLS
+
+
+__all__ = ["SubmitError", "cancel", "check_route", "publish_order", "redispatch", "resume", "submit", "work_order"]
 
 
 class SubmitError(KtrdrError, ValueError):
@@ -24,17 +28,18 @@ class SubmitError(KtrdrError, ValueError):
 
 def check_route(op_type: str, pool: str) -> None:
     """Raise SubmitError unless (op_type, pool) has a work queue."""
-    if op_type not in POOLS:
+    workers = {k.name: k.pools for k in kinds.worker_kinds()}
+    if op_type not in workers:
         raise SubmitError(f"unknown operation type {op_type!r}", field="type",
-                          hint=f"use one of {', '.join(sorted(POOLS))}")
-    if pool not in POOLS[op_type]:
+                          hint=f"use one of {', '.join(sorted(workers))}")
+    if pool not in workers[op_type]:
         raise SubmitError(f"{op_type} operations have no {pool!r} pool", field="pool",
-                          hint=f"use one of {', '.join(POOLS[op_type])}")
+                          hint=f"use one of {', '.join(workers[op_type])}")
 
 
 def work_order(record: OperationRecord) -> WorkOrder:
     """The order for the record's current dispatch."""
-    return WorkOrder(operation_id=record.id, type=record.type, pool=record.pool, attempt=record.dispatch,
+    return WorkOrder(operation_id=record.id, type=record.type, pool=record.pool, dispatch=record.dispatch,
                      parameters=record.parameters, resume=record.resume, parent_id=record.parent_id,
                      created_at=now_ns())
 
@@ -64,12 +69,7 @@ async def submit(bus: Bus, op_type: str, pool: str, parameters: dict[str, Any], 
 async def redispatch(bus: Bus, op_id: str, pool: str | None = None) -> OperationRecord | None:
     """Send a new order (dispatch + 1) for a pending or resuming record, optionally to another pool."""
 
-    def mutate(r: OperationRecord) -> OperationRecord:
-        if r.status not in ("pending", "resuming"):
-            raise tr.Skip
-        return tr.moved(r, r.status, dispatch=r.dispatch + 1, pool=pool or r.pool)
-
-    record = await tr.apply(bus.ops, op_id, mutate)
+    record = await tr.apply(bus.ops, op_id, tr.redispatch(pool))
     if record is not None:
         await publish_order(bus, record)
     return record
@@ -80,17 +80,4 @@ async def resume(bus: Bus, op_id: str) -> OperationRecord:
     record = await tr.apply(bus.ops, op_id, tr.resume())
     assert record is not None
     await publish_order(bus, record)
-    return record
-
-
-async def cancel(bus: Bus, op_id: str, reason: str = "cancelled", requested_by: str = "") -> OperationRecord:
-    """Cancel: pending → cancelled at once; running → intent in KV plus a core cancel to its worker."""
-    from ktrdr.protocol.messages import CancelRequest
-
-    record = await tr.apply(bus.ops, op_id, tr.request_cancel(reason))
-    if record is None:
-        record, _ = await bus.ops.get(op_id)
-    if record.status == "running":
-        await bus.nc.publish(bus.names.cancel(op_id),
-                             encode(CancelRequest(reason=reason, requested_by=requested_by)))
     return record

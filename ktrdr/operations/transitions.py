@@ -83,17 +83,31 @@ def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
     """pending/resuming → running, or a redelivery taking over a running record (attempt + 1)."""
 
     def mutate(r: OperationRecord) -> OperationRecord:
-        if dispatch != r.dispatch or r.terminal:
+        if r.terminal or not r.expects(dispatch):
             raise Skip
         if r.cancel_requested:  # cancelled while queued or while its worker was gone: settle it now
             return moved(r, "cancelled", worker_id="")
-        takeover = r.status == "running" and delivery > r.delivery
-        if r.status not in ("pending", "resuming") and not takeover:
+        if not r.claimable(dispatch, delivery):
             raise Skip
+        takeover = r.status == "running"
         return moved(r, "running", attempt=r.attempt + 1, delivery=delivery, worker_id=worker_id,
                      started_at=r.started_at or time.time_ns(), progress=Progress() if not takeover else r.progress)
 
     return mutate
+
+
+def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | None = None,
+             artifacts: dict | None = None, error: ErrorInfo | None = None, reason: str = "") -> OperationRecord:
+    """The record once `attempt` ended in `status`; unchanged when it is not running or the attempt lost it.
+
+    The one terminal transition: the worker applies it through `finish`, the aggregator through its fold.
+    """
+    if r.terminal or r.status != "running" or not r.owned_by(attempt):
+        return r
+    pct = 100.0 if status == "completed" else r.progress.percentage
+    return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
+                 error=error, progress=msgspec.structs.replace(r.progress, percentage=pct),
+                 cancel_reason=r.cancel_reason or reason)
 
 
 def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: dict | None = None,
@@ -101,12 +115,10 @@ def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: 
     """running → completed/failed/cancelled for the given attempt (stale attempts and terminal records skip)."""
 
     def mutate(r: OperationRecord) -> OperationRecord:
-        if r.terminal or attempt < r.attempt or r.status != "running":
+        new = finished(r, attempt, status, result=result, artifacts=artifacts, error=error, reason=reason)
+        if new is r:
             raise Skip
-        pct = 100.0 if status == "completed" else r.progress.percentage
-        return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
-                     error=error, progress=msgspec.structs.replace(r.progress, percentage=pct),
-                     cancel_reason=r.cancel_reason or reason)
+        return new
 
     return mutate
 
@@ -115,7 +127,7 @@ def requeue(attempt: int, error: ErrorInfo | None = None) -> Mutation:
     """running → pending for a retry or a graceful shutdown; worker_id keeps the last worker, error the last retry."""
 
     def mutate(r: OperationRecord) -> OperationRecord:
-        if r.status != "running" or attempt < r.attempt:
+        if r.status != "running" or not r.owned_by(attempt):
             raise Skip
         return moved(r, "pending", error=error)
 
@@ -156,5 +168,49 @@ def resume() -> Mutation:
         check(r, "resuming")
         return moved(r, "resuming", dispatch=r.dispatch + 1, resume=True, cancel_requested=False,
                      cancel_reason="", error=None, finished_at=0)
+
+    return mutate
+
+
+def redispatch(pool: str | None = None) -> Mutation:
+    """A waiting record's next order (dispatch + 1), optionally to another pool; the older order is fenced off."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.status not in ("pending", "resuming"):
+            raise Skip
+        return moved(r, r.status, dispatch=r.dispatch + 1, pool=pool or r.pool)
+
+    return mutate
+
+
+# -- parents: the backend drives them, no worker claims them ------------------------------------------
+def driven_by_backend(r: OperationRecord) -> OperationRecord:
+    """A new parent record, running from the start under the backend."""
+    return msgspec.structs.replace(r, status="running", attempt=1, worker_id="backend", started_at=time.time_ns())
+
+
+def restart_parent() -> Mutation:
+    """A resumed parent back to running under a new attempt (its failed children are resumed one by one)."""
+    return lambda r: moved(r, "running", attempt=r.attempt + 1)
+
+
+def add_child(op_id: str) -> Mutation:
+    """Record a submitted child on its parent (once)."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if op_id in r.children:
+            raise Skip
+        return msgspec.structs.replace(r, children=[*r.children, op_id], updated_at=time.time_ns())
+
+    return mutate
+
+
+def set_progress(progress: Progress) -> Mutation:
+    """A parent's progress, computed from its children (a settled parent keeps its last)."""
+
+    def mutate(r: OperationRecord) -> OperationRecord:
+        if r.terminal:
+            raise Skip
+        return msgspec.structs.replace(r, progress=progress, updated_at=time.time_ns())
 
     return mutate

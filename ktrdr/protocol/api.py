@@ -2,103 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
-import msgspec
-
 from ktrdr.protocol.messages import Token, Wire
 
-Device = Literal["auto", "gpu", "cpu"]
-NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
-NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
 OperationId = Token  # a KV key and subject token: an unchecked one (a dot, a megabyte) broke the connection
-
-
-class StartDummy(Wire, frozen=True, kw_only=True):
-    """Start a dummy operation."""
-
-    steps: NonNegInt = 10
-    step_seconds: NonNegFloat = 0.1
-    fail_at: NonNegInt | None = None
-    ignore_cancel: bool = False
-    cpu_burn: bool = False
-    operation_id: OperationId | None = None
-
-
-class StartTraining(Wire, frozen=True, kw_only=True):
-    """Train a strategy's model."""
-
-    strategy_yaml: str
-    symbols: list[str] | None = None
-    timeframes: list[str] | None = None
-    start: str | None = None
-    end: str | None = None
-    device: Device = "auto"
-    model_name: str | None = None
-    operation_id: OperationId | None = None
-
-
-class StartBacktest(Wire, frozen=True, kw_only=True):
-    """Backtest a strategy with a trained model."""
-
-    strategy_yaml: str
-    model: str | None = None
-    symbol: str | None = None
-    timeframe: str | None = None
-    start: str | None = None
-    end: str | None = None
-    capital: float | None = None
-    commission: float | None = None
-    slippage: float | None = None
-    position_size: float | None = None
-    operation_id: OperationId | None = None
-
-
-class StartDataLoad(Wire, frozen=True, kw_only=True):
-    """Load market data into the data store."""
-
-    symbol: str
-    timeframe: str
-    source: Literal["ib", "synthetic", "csv"] = "synthetic"
-    mode: Literal["tail", "backfill", "full"] = "tail"
-    start: str | None = None
-    end: str | None = None
-    seed: int | None = None
-    operation_id: OperationId | None = None
-
-
-class Step(Wire, frozen=True, kw_only=True):
-    """One child of a parent operation; `inputs` copies earlier children's artifacts into parameters."""
-
-    type: str
-    parameters: dict[str, Any] = {}
-    pool: str | None = None
-    device: Device = "auto"
-    weight: float = 1.0
-    inputs: dict[str, str] = {}
-
-
-class StartPipeline(Wire, frozen=True, kw_only=True):
-    """A parent operation running its steps in order (research is one)."""
-
-    steps: list[Step]
-    name: str = "pipeline"
-    operation_id: OperationId | None = None
-
-
-class StartResearch(Wire, frozen=True, kw_only=True):
-    """Train, then backtest the trained model, as one parent operation."""
-
-    strategy_yaml: str
-    symbols: list[str] | None = None
-    timeframes: list[str] | None = None
-    start: str | None = None
-    end: str | None = None
-    backtest_start: str | None = None
-    backtest_end: str | None = None
-    device: Device = "auto"
-    capital: float | None = None
-    operation_id: OperationId | None = None
 
 
 class OperationRef(Wire, frozen=True, kw_only=True):
@@ -152,14 +58,9 @@ class ApiError(Wire, frozen=True, kw_only=True):
     hint: str | None = None
 
 
-#: (area, verb) → request type. subjects.md lists every one; a test keeps them in step.
+#: (area, verb) → request type of every endpoint but the start ones, which come from the operation-kind
+#: table (`ktrdr.operations.kinds.api_endpoints()` has them all). subjects.md lists every one; a test checks.
 ENDPOINTS: dict[tuple[str, str], type] = {
-    ("dummy", "start"): StartDummy,
-    ("training", "start"): StartTraining,
-    ("backtest", "start"): StartBacktest,
-    ("data", "load"): StartDataLoad,
-    ("research", "start"): StartResearch,
-    ("pipeline", "start"): StartPipeline,
     ("operations", "get"): OperationRef,
     ("operations", "list"): ListOperations,
     ("operations", "cancel"): CancelOperation,

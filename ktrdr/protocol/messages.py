@@ -72,16 +72,28 @@ class WorkerHeartbeat(Wire, frozen=True, kw_only=True):
 
 # -- work ----------------------------------------------------------------------------------
 class WorkOrder(Wire, frozen=True, kw_only=True):
-    """One unit of work on `work.<op_type>.<pool>`; Nats-Msg-Id is `<operation_id>-<attempt>`."""
+    """One unit of work on `work.<op_type>.<pool>`; Nats-Msg-Id is `<operation_id>-<dispatch>`.
+
+    `dispatch` is the record's dispatch counter when the order was sent: a claim runs the order only while
+    the record still expects that dispatch (a resume or a re-route sends a new one and fences the old).
+    """
 
     operation_id: Token
     type: str
     pool: str
-    attempt: int = 1
+    dispatch: int = 0
+    # The same number under its old name: orders from before the rename carry only this, and workers from
+    # before it read only this. Never read it: `dispatch` is filled from it when absent.
+    legacy_attempt: int = msgspec.field(default=0, name="attempt")
     parameters: dict[str, Any] = {}
     resume: bool = False
     parent_id: str | None = None
     created_at: int = 0
+
+    def __post_init__(self) -> None:
+        dispatch = self.dispatch or self.legacy_attempt or 1
+        msgspec.structs.force_setattr(self, "dispatch", dispatch)
+        msgspec.structs.force_setattr(self, "legacy_attempt", dispatch)
 
 
 class CancelRequest(Wire, frozen=True, kw_only=True):

@@ -10,12 +10,9 @@ from functools import cached_property
 DEFAULT_NAMESPACE = "ktrdr"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
-#: Operation types and the pools that serve them.
-OP_TYPES = ("training", "backtest", "data", "research", "dummy")
-POOLS = {"training": ("gpu", "cpu"), "backtest": ("cpu",), "data": ("ib",), "dummy": ("cpu",)}
+# Operation types and their pools live in the kind table (ktrdr.operations.kinds).
 LIFECYCLE_EVENTS = ("started", "metric", "log", "completed", "failed", "cancelled")
 PROGRESS_EVENT = "progress"
-WORKER_KINDS = ("training", "backtest", "data", "dummy")
 
 
 def check_token(value: str, what: str) -> str:
@@ -79,6 +76,10 @@ class Names:
         """Wildcard for every cancel."""
         return f"{self.ns}.cancel.*"
 
+    def cancel_queue(self) -> str:
+        """Queue group of the cancel-intent recorders (every backend and worker; one records each cancel)."""
+        return f"{self.ns}-cancel-intents"
+
     def api(self, area: str, verb: str) -> str:
         """Request/reply subject of one API endpoint."""
         return f"{self.ns}.api.{check_token(area, 'area')}.{check_token(verb, 'verb')}"
@@ -130,10 +131,6 @@ class Names:
     def bucket(self, name: str) -> str:
         """KV or object-store bucket name (`operations`, `workers`, `data`, `models`, `checkpoints`, `results`)."""
         return f"{self.ns}_{check_token(name, 'bucket')}"
-
-    def work_pairs(self) -> list[tuple[str, str]]:
-        """Every (operation type, pool) that has a work consumer."""
-        return [(t, p) for t, pools in POOLS.items() for p in pools]
 
     def service_name(self) -> str:
         """Name of the backend's NATS service (`nats micro ls`)."""

@@ -15,7 +15,7 @@ from ktrdr.strategy.config import (
     TrainingConfig,
     TrainingDataConfig,
 )
-from ktrdr.strategy.errors import StrategyError
+from ktrdr.strategy.errors import StrategyError, StrategyWarning
 from ktrdr.strategy.loader import dump_strategy, parse_strategy
 from ktrdr.strategy.validate import load_strategy, validate_strategy
 
@@ -32,6 +32,7 @@ __all__ = [
     "SchedulerConfig",
     "StrategyConfig",
     "StrategyError",
+    "StrategyWarning",
     "TrainingConfig",
     "TrainingDataConfig",
     "dump_strategy",

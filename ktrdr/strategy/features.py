@@ -14,8 +14,9 @@ from ktrdr.strategy.errors import StrategyError
 
 def input_timeframes(strategy: StrategyConfig, item: NNInputConfig) -> list[str]:
     """The timeframes one nn_input covers, in `training_data.timeframes` order."""
-    wanted = strategy.training_data.timeframes if item.timeframes == "all" else item.timeframes
-    return [tf for tf in strategy.training_data.timeframes if tf in wanted]
+    timeframes = strategy.training_data.timeframe_list
+    wanted = timeframes if item.timeframes == "all" else item.timeframes
+    return [tf for tf in timeframes if tf in wanted]
 
 
 def input_columns(strategy: StrategyConfig, item: NNInputConfig, timeframe: str) -> list[str]:
@@ -23,7 +24,7 @@ def input_columns(strategy: StrategyConfig, item: NNInputConfig, timeframe: str)
     if item.fuzzy_set is not None:
         members = strategy.fuzzy_sets[item.fuzzy_set].memberships
         return [f"{timeframe}_{item.fuzzy_set}_{m}" for m in members]
-    return [f"{timeframe}_{item.indicator}"]
+    return [f"{timeframe}_{item.raw_indicator}"]
 
 
 def feature_names(strategy: StrategyConfig) -> list[str]:
@@ -41,7 +42,7 @@ def normalization_methods(strategy: StrategyConfig) -> dict[str, str]:
     for item in strategy.nn_inputs:
         for tf in input_timeframes(strategy, item):
             for col in input_columns(strategy, item, tf):
-                methods.setdefault(col, item.normalization)
+                methods.setdefault(col, item.method)
     return methods
 
 
@@ -49,12 +50,13 @@ def _timeframe_features(strategy: StrategyConfig, df: pd.DataFrame, tf: str) -> 
     # Compute only what this timeframe's inputs use: fewer indicators, faster features.
     items = [i for i in strategy.nn_inputs if tf in input_timeframes(strategy, i)]
     sets = list(dict.fromkeys(i.fuzzy_set for i in items if i.fuzzy_set is not None))
-    refs = [i.indicator for i in items if i.indicator is not None]
+    refs = [i.raw_indicator for i in items if i.raw_indicator is not None]
     refs += [strategy.fuzzy_sets[s].indicator for s in sets]
     used = {r.partition(".")[0] for r in refs}
-    indicators = compute_indicators(df, {k: v for k, v in strategy.indicators.items() if k in used})
+    specs = strategy.indicator_specs
+    indicators = compute_indicators(df, {k: v for k, v in specs.items() if k in used})
     parts = [fuzzify(indicators, strategy.fuzzy_sets, tf, only=sets)]
-    raw = [r for r in dict.fromkeys(i.indicator for i in items if i.indicator is not None)]
+    raw = [r for r in dict.fromkeys(i.raw_indicator for i in items if i.raw_indicator is not None)]
     parts.append(indicators[raw].rename(columns=lambda c: f"{tf}_{c}"))
     return pd.concat(parts, axis=1)
 
@@ -78,14 +80,20 @@ def build_features(strategy: StrategyConfig, frames: Mapping[str, pd.DataFrame],
     `frames` maps timeframe → OHLCV frame. Warm-up rows (any feature NaN) are kept as NaN so the
     matrix lines up with the base bars, unless `drop_warmup` removes them.
     """
+    external = [k for k, v in strategy.indicators.items() if v.data_source is not None]
+    if external:
+        raise StrategyError("indicators on context_data sources cannot be computed yet",
+                            path=f"indicators.{external[0]}.data_source", value=external,
+                            suggestion="the strategy is valid; drop data_source indicators to train it now")
     base = strategy.training_data.base
-    for tf in strategy.training_data.timeframes:
+    timeframes = strategy.training_data.timeframe_list
+    for tf in timeframes:
         if tf not in frames:
             raise StrategyError(f"no data for timeframe '{tf}'", path="training_data.timeframes",
                                 value=sorted(frames), suggestion="pass a frame for every timeframe")
     base_index = frames[base].index
     parts = []
-    for tf in strategy.training_data.timeframes:
+    for tf in timeframes:
         feats = _timeframe_features(strategy, frames[tf], tf)
         parts.append(feats if tf == base else align_to_base(feats, tf, base_index))
     matrix = pd.concat(parts, axis=1)[feature_names(strategy)]

@@ -44,6 +44,8 @@ class ModelBundle:
     timeframe: str = ""
     normalization: dict[str, Any] = field(default_factory=dict)
     label_config: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=lambda: list(CLASSES))
+    """Output class names in logit order (classification); bundles written before this field are BUY/HOLD/SELL."""
     metrics: dict[str, Any] = field(default_factory=dict)
     data_summary: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
@@ -84,13 +86,13 @@ class ModelBundle:
         """The network with the bundle's weights, in eval mode (cached)."""
         if self._model is None:
             cfg = msgspec.convert(self.model_config, ModelConfig)
-            model = build_model(cfg, len(self.feature_names), self.output_format)
+            model = build_model(cfg, len(self.feature_names), self.output_format, len(self.classes))
             model.load_state_dict(self.weights)
             self._model = model.eval()
         return self._model
 
     def predict(self, features: np.ndarray, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-        """Class probabilities (n, 3) in CLASSES order, or values (n,) for regression; NaN for rows that lack a
+        """Class probabilities (n, classes) in `classes` order, or values (n,) for regression; NaN for rows that lack a
         complete, finite input window (warm-up rows, the first sequence_length-1 rows of lstm/gru)."""
         x = np.asarray(features, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != len(self.feature_names):
@@ -98,11 +100,11 @@ class ModelBundle:
                               f"{self.feature_names}, got {x.shape}", hint="build features with the bundle's strategy")
         ok_row = np.isfinite(x).all(axis=1)
         rows = np.flatnonzero(_complete_windows(ok_row, self.window))
-        width = len(CLASSES) if self.output_format == "classification" else 1
+        width = len(self.classes) if self.output_format == "classification" else 1
         out = np.full((len(x), width), np.nan, dtype=np.float32)
         if len(rows):
             out[rows] = self._infer(np.where(ok_row[:, None], x, 0.0), rows, batch_size)
-        return out if width > 1 else out[:, 0]
+        return out if self.output_format == "classification" else out[:, 0]
 
     @torch.no_grad()
     def _infer(self, x: np.ndarray, rows: np.ndarray, batch_size: int) -> np.ndarray:

@@ -19,10 +19,11 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
+                           classes: tuple[str, ...] | list[str] = CLASSES) -> dict[str, Any]:
     """Accuracy, per-class and macro precision/recall/F1, confusion matrix and the majority-class baseline."""
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    cm = confusion_matrix(y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred, len(classes))
     tp = np.diag(cm).astype(np.float64)
     precision = _ratio(tp, cm.sum(axis=0).astype(np.float64))
     recall = _ratio(tp, cm.sum(axis=1).astype(np.float64))
@@ -33,9 +34,9 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
         "samples": int(len(y_true)),
         "accuracy": float(tp.sum() / n),
         "baseline_accuracy": float(support.max() / n) if len(y_true) else 0.0,
-        "baseline_class": CLASSES[int(support.argmax())],
+        "baseline_class": classes[int(support.argmax())],
         "per_class": {c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                          "support": int(support[i])} for i, c in enumerate(CLASSES)},
+                          "support": int(support[i])} for i, c in enumerate(classes)},
         "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
         "confusion_matrix": cm.tolist(),
     }
@@ -56,8 +57,9 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]
     }
 
 
-def evaluate_predictions(y_true: np.ndarray, outputs: np.ndarray, output_format: str) -> dict[str, Any]:
-    """Metrics from model outputs: class probabilities/logits (n, 3) or values (n,) / (n, 1)."""
+def evaluate_predictions(y_true: np.ndarray, outputs: np.ndarray, output_format: str,
+                         classes: tuple[str, ...] | list[str] = CLASSES) -> dict[str, Any]:
+    """Metrics from model outputs: class probabilities/logits (n, classes) or values (n,) / (n, 1)."""
     if output_format == "classification":
-        return classification_metrics(y_true, np.asarray(outputs).argmax(axis=1))
+        return classification_metrics(y_true, np.asarray(outputs).argmax(axis=1), classes)
     return regression_metrics(y_true, outputs)

@@ -62,8 +62,8 @@ def window_length(model_cfg: ModelConfig) -> int:
     return model_cfg.sequence_length if is_sequence_model(model_cfg) else 1
 
 
-def build_model(model_cfg: ModelConfig, n_features: int, output_format: str) -> nn.Module:
-    """Build the network a ModelConfig describes, with 3 logits (classification) or 1 output (regression)."""
+def build_model(model_cfg: ModelConfig, n_features: int, output_format: str, n_classes: int = 3) -> nn.Module:
+    """Build the network a ModelConfig describes, with `n_classes` logits (classification) or 1 output."""
     if output_format not in OUTPUT_SIZES:
         raise TrainingError(f"unknown output_format {output_format!r}", field="decisions.output_format",
                             hint="use classification or regression")
@@ -72,7 +72,7 @@ def build_model(model_cfg: ModelConfig, n_features: int, output_format: str) -> 
     kind = model_cfg.type
     hidden = list(model_cfg.hidden_layers)
     dropout = model_cfg.dropout
-    n_out = OUTPUT_SIZES[output_format]
+    n_out = n_classes if output_format == "classification" else OUTPUT_SIZES[output_format]
     if kind == "mlp":
         activation = model_cfg.activation
         if activation not in _ACTIVATIONS:

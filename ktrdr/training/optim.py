@@ -8,21 +8,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ktrdr.strategy.config import SchedulerConfig
+from ktrdr.strategy.config import SchedulerConfig, TrainingConfig
 from ktrdr.training.errors import TrainingError
 
 N_CLASSES = 3
 
 
-def class_weights(y: torch.Tensor, mode: str) -> torch.Tensor | None:
+def class_weights(y: torch.Tensor, mode: str, n_classes: int = N_CLASSES) -> torch.Tensor | None:
     """Inverse-frequency weights n / (k * count_c) (absent classes get 1.0), or None for mode 'none'."""
     if mode == "none":
         return None
     if mode != "inverse_frequency":
         raise TrainingError(f"unknown class_weights {mode!r}", field="training.class_weights",
                             hint="use inverse_frequency or none")
-    counts = torch.bincount(y, minlength=N_CLASSES).double()
-    weights = torch.where(counts > 0, counts.sum() / (N_CLASSES * counts.clamp(min=1)), torch.ones_like(counts))
+    counts = torch.bincount(y, minlength=n_classes).double()
+    weights = torch.where(counts > 0, counts.sum() / (n_classes * counts.clamp(min=1)), torch.ones_like(counts))
     return weights.float()
 
 
@@ -66,41 +66,42 @@ def resolve_loss_name(loss: str, output_format: str) -> str:
     return name
 
 
-def make_loss(name: str, weight: torch.Tensor | None) -> nn.Module:
-    """The loss module for a resolved loss name."""
+def make_loss(name: str, weight: torch.Tensor | None, cfg: TrainingConfig | None = None) -> nn.Module:
+    """The loss module for a resolved loss name (focal_gamma and huber_delta from `cfg`)."""
+    cfg = cfg or TrainingConfig()
     if name == "cross_entropy":
         return nn.CrossEntropyLoss(weight=weight)
     if name == "focal":
-        return FocalLoss(weight)
-    return _Regression(nn.HuberLoss() if name == "huber" else nn.MSELoss())
+        return FocalLoss(weight, gamma=cfg.focal_gamma)
+    return _Regression(nn.HuberLoss(delta=cfg.huber_delta) if name == "huber" else nn.MSELoss())
 
 
-def make_optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
-    """adam | rmsprop | sgd (with momentum 0.9, the usual choice for this kind of net)."""
+def make_optimizer(cfg: TrainingConfig, params: Any, output_format: str) -> torch.optim.Optimizer:
+    """adam | rmsprop | sgd (with `momentum`), each with the configured weight decay."""
+    name, lr, decay = cfg.optimizer, cfg.learning_rate, cfg.decay_for(output_format)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=decay)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=decay)
     raise TrainingError(f"unknown optimizer {name!r}", field="training.optimizer", hint="use adam, rmsprop or sgd")
 
 
-def make_scheduler(cfg: SchedulerConfig, optimizer: torch.optim.Optimizer) -> Any:
-    """The LR scheduler a SchedulerConfig describes, or None for type 'none'."""
-    kind = cfg.type
-    if kind == "none":
+def make_scheduler(cfg: SchedulerConfig | None, optimizer: torch.optim.Optimizer) -> Any:
+    """The LR scheduler `training.lr_scheduler` describes, or None when there is none."""
+    if cfg is None:
         return None
+    kind = cfg.type
     if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size,
-                                               gamma=cfg.gamma)
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.decay)
     if kind == "exponential":
-        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma)
-    if kind == "plateau":
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.decay)
+    if kind == "reduce_on_plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=cfg.patience,
                                                           factor=cfg.factor)
-    raise TrainingError(f"unknown scheduler {kind!r}", field="training.scheduler.type",
-                        hint="use none, step, exponential or plateau")
+    raise TrainingError(f"unknown scheduler {kind!r}", field="training.lr_scheduler.type",
+                        hint="use step, exponential or reduce_on_plateau")
 
 
 def step_scheduler(scheduler: Any, monitored_loss: float) -> None:

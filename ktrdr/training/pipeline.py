@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -13,16 +14,17 @@ import pandas as pd
 import torch
 
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
-from ktrdr.strategy.config import StrategyConfig
+from ktrdr.strategy.config import StrategyConfig, label_span
 from ktrdr.strategy.features import build_features, complete_rows, normalization_methods
 from ktrdr.strategy.loader import dump_strategy
 from ktrdr.strategy.normalize import Normalizer
 from ktrdr.training.bundle import ModelBundle
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.evaluate import evaluate_predictions
-from ktrdr.training.labels import CLASSES, labeled_mask, make_labels
+from ktrdr.training.labels import CLASSES, LabelSet
 from ktrdr.training.models import parameter_count
 from ktrdr.training.split import SplitIndices, split_from_config
+from ktrdr.training.targets import label_summary, strategy_labels
 from ktrdr.training.trainer import train_model
 
 # (step name, percentage when the step starts); training owns most of the bar.
@@ -66,40 +68,61 @@ class _Steps:
             self.progress.log(message, level)
 
 
-def _data_summary(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], y: np.ndarray,
-                  split: SplitIndices, n_features: int) -> dict[str, Any]:
-    base = frames[cfg.training_data.base]
+@dataclass
+class _Prepared:
+    """Normalized features of every row, the labels, the usable row numbers and their split."""
+
+    x: np.ndarray
+    source: str
+    labels: LabelSet
+    rows: np.ndarray
+    split: SplitIndices
+    normalizer: Normalizer
+    names: list[str]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Targets aligned with the rows of x."""
+        return self.labels.values
+
+    def part(self, name: str) -> np.ndarray:
+        """Row numbers of one split ('train', 'validation', 'test')."""
+        return self.rows[getattr(self.split, name)]
+
+
+def _data_summary(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], prep: _Prepared) -> dict[str, Any]:
+    base, split = frames[cfg.training_data.base], prep.split
     summary: dict[str, Any] = {
-        "symbols": list(cfg.training_data.symbols), "timeframes": list(cfg.training_data.timeframes),
-        "base_timeframe": cfg.training_data.base, "rows": {tf: len(frames[tf]) for tf in cfg.training_data.timeframes},
+        "symbols": cfg.training_data.symbol_list, "timeframes": cfg.training_data.timeframe_list,
+        "base_timeframe": cfg.training_data.base,
+        "rows": {tf: len(frames[tf]) for tf in cfg.training_data.timeframe_list},
         "start": base.index[0].isoformat() if len(base) else None,
         "end": base.index[-1].isoformat() if len(base) else None,
-        "samples": split.sizes(), "embargo_bars": split.embargo, "features": n_features,
+        "samples": split.sizes(), "embargo_bars": split.embargo, "features": len(prep.names),
+        "labels": label_summary(prep.source, prep.labels, prep.part("train")),
     }
-    if cfg.decisions.output_format == "classification":
-        counts = np.bincount(y[split.train].astype(np.int64), minlength=len(CLASSES))
-        summary["train_label_counts"] = dict(zip(CLASSES, counts.tolist()))
+    if prep.labels.classes is not None:
+        summary["train_label_counts"] = summary["labels"]["train_counts"]
     return summary
 
 
-def _prepare(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], steps: _Steps
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, SplitIndices, Normalizer, list[str]]:
-    """Features (normalized, all rows), targets, usable row numbers, the split over them and the normalizer."""
+def _prepare(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], steps: _Steps) -> _Prepared:
+    """Features (normalized, all rows), labels, usable row numbers, the split over them and the normalizer."""
     steps.start("loading data")
     base = cfg.training_data.base
     if base not in frames or len(frames[base]) == 0:
         raise TrainingError(f"no rows for the base timeframe {base!r}", field="frames",
-                            hint=f"load data for {cfg.training_data.symbols} {cfg.training_data.timeframes}")
+                            hint=f"load data for {cfg.training_data.symbol_list} {cfg.training_data.timeframe_list}")
     steps.start("features")
     features = build_features(cfg, frames)
     steps.start("labels")
-    y = make_labels(frames[base]["close"].to_numpy(), cfg.training.labels, cfg.decisions.output_format)
-    rows = np.flatnonzero(complete_rows(features).to_numpy() & labeled_mask(y))
-    split = split_from_config(len(rows), cfg.training.data_split, cfg.training.labels.span)
+    source, labels = strategy_labels(cfg, frames[base])
+    rows = np.flatnonzero(complete_rows(features).to_numpy() & labels.mask)
+    split = split_from_config(len(rows), cfg.training.data_split, label_span(cfg.training.labels))
     # Fit normalization on training rows only so that no statistic of later data leaks into training.
     normalizer = Normalizer.fit(features.iloc[rows[split.train]], normalization_methods(cfg))
     x = normalizer.transform(features).to_numpy(dtype=np.float32)
-    return x, y, rows, split, normalizer, list(features.columns)
+    return _Prepared(x, source, labels, rows, split, normalizer, list(features.columns))
 
 
 def run_training(strategy_cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], *,
@@ -108,27 +131,30 @@ def run_training(strategy_cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame
                  ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train a strategy's model on `frames` (timeframe → OHLCV) and return (bundle, result summary)."""
     started, cfg, steps = time.monotonic(), strategy_cfg, _Steps(progress, cancel)
-    x, y, rows, split, normalizer, names = _prepare(cfg, frames, steps)
+    prep = _prepare(cfg, frames, steps)
     steps.start("training")
-    fmt = cfg.decisions.output_format
-    tr, va = rows[split.train], rows[split.validation]
+    fmt, x, y, classes = cfg.decisions.output_format, prep.x, prep.y, prep.labels.classes or CLASSES
+    tr, va = prep.part("train"), prep.part("validation")
+    weights = None if prep.labels.weights is None else prep.labels.weights[tr]
     outcome = train_model(x[tr], y[tr], x[va], y[va], model_cfg=cfg.model, training_cfg=cfg.training,
                           output_format=fmt, device=device, progress=steps, cancel=cancel,
-                          checkpointer=checkpointer)
+                          checkpointer=checkpointer, n_classes=len(classes), sample_weights=weights)
     steps.start("evaluation")
     bundle = ModelBundle(
         weights={k: v.detach().cpu() for k, v in outcome.model.state_dict().items()},
-        model_config=msgspec.to_builtins(cfg.model), output_format=fmt, feature_names=names,
+        model_config=msgspec.to_builtins(cfg.model), output_format=fmt, feature_names=prep.names,
         strategy_yaml=dump_strategy(cfg), strategy=cfg.name, timeframe=cfg.training_data.base,
-        normalization=normalizer.to_dict(), label_config=msgspec.to_builtins(cfg.training.labels))
-    test_metrics = _test_metrics(bundle, x, y, rows[split.test], fmt)
+        normalization=prep.normalizer.to_dict(), label_config=msgspec.to_builtins(cfg.training.labels),
+        classes=list(classes))
+    test_metrics = _test_metrics(bundle, x, y, prep.part("test"), fmt)
     bundle.metrics = {"test": test_metrics, "training": outcome.summary()}
-    bundle.data_summary = _data_summary(cfg, frames, y, split, len(names))
+    bundle.data_summary = _data_summary(cfg, frames, prep)
     steps.update(percentage=100.0, steps_completed=len(STEPS))
     summary = {
         "training": outcome.summary() | {"history": outcome.history}, "test": test_metrics,
-        "model": {"type": cfg.model.type, "parameters": parameter_count(outcome.model), "features": len(names),
-                  "output_format": fmt},
+        "model": {"type": cfg.model.type, "parameters": parameter_count(outcome.model),
+                  "features": len(prep.names), "output_format": fmt},
+        "labels": bundle.data_summary["labels"],
         "data": bundle.data_summary, "device": outcome.device, "duration_s": time.monotonic() - started,
     }
     return bundle, summary
@@ -143,4 +169,4 @@ def _test_metrics(bundle: ModelBundle, x: np.ndarray, y: np.ndarray, test_rows: 
     first = max(int(test_rows[0]) - bundle.window + 1, 0)
     outputs = bundle.predict(x[first:int(test_rows[-1]) + 1])[test_rows - first]
     known = ~np.isnan(outputs.reshape(len(test_rows), -1)).any(axis=1)
-    return evaluate_predictions(y[test_rows][known], outputs[known], fmt)
+    return evaluate_predictions(y[test_rows][known], outputs[known], fmt, bundle.classes)

@@ -45,10 +45,13 @@ class Samples:
     x: torch.Tensor
     y: torch.Tensor
     window: int
+    weights: torch.Tensor | None = None
+    """Per-row sampling weights (None: every sample once per epoch)."""
 
     def __post_init__(self) -> None:
         self.windows = sliding_windows(self.x, self.window) if self.window > 1 else self.x
         self.y_aligned = self.y[self.window - 1:]  # a window ending at row t is labelled with y[t]
+        self.weights_aligned = None if self.weights is None else self.weights[self.window - 1:]
 
     @property
     def n(self) -> int:
@@ -60,7 +63,8 @@ class Samples:
         return self.windows[idx], self.y_aligned[idx]
 
 
-def to_samples(x: np.ndarray, y: np.ndarray, window: int, device: torch.device, output_format: str) -> Samples:
+def to_samples(x: np.ndarray, y: np.ndarray, window: int, device: torch.device, output_format: str,
+               weights: np.ndarray | None = None) -> Samples:
     """Validate one split and move it to the device once."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or len(x) != len(y):
@@ -69,7 +73,17 @@ def to_samples(x: np.ndarray, y: np.ndarray, window: int, device: torch.device, 
     if not np.isfinite(x).all():
         raise TrainingError("features contain NaN or inf", field="X", hint="drop warm-up rows before training")
     y_dtype = torch.long if output_format == "classification" else torch.float32
-    return Samples(torch.as_tensor(x).to(device), torch.as_tensor(np.asarray(y)).to(device, y_dtype), window)
+    w = None if weights is None else torch.as_tensor(_checked_weights(weights, len(y)), dtype=torch.float64)
+    return Samples(torch.as_tensor(x).to(device), torch.as_tensor(np.asarray(y)).to(device, y_dtype), window, w)
+
+
+def _checked_weights(weights: np.ndarray, rows: int) -> np.ndarray:
+    """Sample weights must be one finite, non-negative number per row with a positive sum."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (rows,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise TrainingError(f"sample weights must be {rows} finite values >= 0 with a positive sum, got shape "
+                            f"{w.shape}", field="sample_weights", hint="drop unlabeled rows before training")
+    return w
 
 
 class _Throttle:
@@ -111,7 +125,7 @@ def _train_epoch(lp: _Loop, batches_before: int) -> tuple[float, float]:
     """One pass over shuffled training samples; returns (mean loss, accuracy). Cancel is checked every batch."""
     run, cfg, n = lp.run, lp.cfg, lp.train.n
     run.model.train()
-    perm = torch.randperm(n, generator=run.shuffle).to(lp.device, non_blocking=True)
+    perm = _epoch_order(lp.train, run.shuffle).to(lp.device, non_blocking=True)
     loss_sum = torch.zeros((), device=lp.device)
     correct = torch.zeros((), device=lp.device, dtype=torch.long)
     bs, n_batches = cfg.batch_size, math.ceil(n / cfg.batch_size)
@@ -135,6 +149,14 @@ def _train_epoch(lp: _Loop, batches_before: int) -> tuple[float, float]:
             correct += (out.argmax(dim=1) == yb).sum()
         lp.throttle.tick(batches_before + b + 1, run.epoch + 1, cfg.epochs, b + 1, n_batches)
     return float(loss_sum) / n, float(correct) / n
+
+
+def _epoch_order(train: Samples, generator: torch.Generator) -> torch.Tensor:
+    """A shuffle of the samples, or with sample weights n draws with replacement in proportion to them
+    (weighted random sampling, as the reference trains with uniqueness weights)."""
+    if train.weights_aligned is None:
+        return torch.randperm(train.n, generator=generator)
+    return torch.multinomial(train.weights_aligned.cpu().double(), train.n, replacement=True, generator=generator)
 
 
 @torch.no_grad()
@@ -199,14 +221,14 @@ def _end_epoch(lp: _Loop, train_loss: float, train_acc: float, duration: float,
     run.history.append(record)
     if progress is not None:
         progress.metric(record, name="epoch")
-    es = cfg.early_stopping
-    if val_loss < run.best_loss - es.min_delta:
+    es = cfg.stopping
+    if val_loss < run.best_loss - (es.min_delta if es is not None else 0.0):
         run.best_loss, run.best_epoch, run.since_improvement = val_loss, run.epoch, 0
         run.best_state = cpu_state(run.model)
     else:
         run.since_improvement += 1
     step_scheduler(run.scheduler, val_loss)
-    stop_early = es.enabled and run.since_improvement >= es.patience
+    stop_early = es is not None and run.since_improvement >= es.patience
     run.finished = stop_early or run.epoch >= cfg.epochs
 
 
@@ -224,8 +246,8 @@ def _epochs(lp: _Loop, saver: _Saver, progress: ProgressSink | None) -> int:
     return ran
 
 
-def _new_run(model: nn.Module, cfg: TrainingConfig, amp: bool, seed: int) -> RunState:
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.learning_rate)
+def _new_run(model: nn.Module, cfg: TrainingConfig, amp: bool, seed: int, output_format: str) -> RunState:
+    optimizer = make_optimizer(cfg, model.parameters(), output_format)
     return RunState(model=model, optimizer=optimizer, scheduler=make_scheduler(cfg.scheduler, optimizer),
                     scaler=torch.amp.GradScaler("cuda", enabled=amp),
                     shuffle=torch.Generator().manual_seed(seed))
@@ -235,22 +257,24 @@ def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
                 model_cfg: ModelConfig, training_cfg: TrainingConfig, output_format: str,
                 device: torch.device | str = "cpu",
                 progress: ProgressSink | None = None, cancel: CancelToken | None = None,
-                checkpointer: Checkpointer | None = None, amp: bool | None = None) -> TrainingOutcome:
-    """Train a fresh model (or resume from `checkpointer`) on (rows, features) arrays; see TrainingOutcome."""
+                checkpointer: Checkpointer | None = None, amp: bool | None = None, n_classes: int = 3,
+                sample_weights: np.ndarray | None = None) -> TrainingOutcome:
+    """Train a fresh model (or resume from `checkpointer`) on (rows, features) arrays; see TrainingOutcome.
+    `sample_weights` (one per training row, > 0) makes each epoch draw samples in proportion to them."""
     device = torch.device(device)
     amp = device.type == "cuda" if amp is None else bool(amp) and device.type == "cuda"
     seed, window = training_cfg.seed, window_length(model_cfg)
     torch.manual_seed(seed)
-    train = to_samples(X_train, y_train, window, device, output_format)
+    train = to_samples(X_train, y_train, window, device, output_format, sample_weights)
     val = to_samples(X_val, y_val, window, device, output_format)
     if train.n == 0:
         raise TrainingError(f"no training samples ({len(y_train)} rows, window {window})", field="X_train",
                             hint="load more history or shorten model.sequence_length")
     classification = output_format == "classification"
-    model = build_model(model_cfg, train.x.shape[1], output_format).to(device)
-    weights = class_weights(train.y_aligned, training_cfg.class_weights) if classification else None
-    loss_fn = make_loss(resolve_loss_name(training_cfg.loss, output_format), weights).to(device)
-    run = _new_run(model, training_cfg, amp, seed)
+    model = build_model(model_cfg, train.x.shape[1], output_format, n_classes).to(device)
+    weights = class_weights(train.y_aligned, training_cfg.class_weights, n_classes) if classification else None
+    loss_fn = make_loss(resolve_loss_name(training_cfg.loss, output_format), weights, training_cfg).to(device)
+    run = _new_run(model, training_cfg, amp, seed, output_format)
     blob = checkpointer.load() if checkpointer is not None else None
     if blob:
         run.restore(decode_checkpoint(blob))
@@ -270,7 +294,7 @@ def train_model(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_v
 def _outcome(lp: _Loop, resumed_from: int, ran: int, duration: float) -> TrainingOutcome:
     run = lp.run
     stopped_early = run.epoch < lp.cfg.epochs
-    if lp.cfg.early_stopping.enabled and run.best_state is not None:
+    if lp.cfg.stopping is not None and run.best_state is not None:
         run.model.load_state_dict(run.best_state)
     run.model.eval()
     return TrainingOutcome(

@@ -3,71 +3,33 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 import numpy as np
 import pandas as pd
-from msgspec import Meta
 
 from ktrdr.backtesting import BacktestConfig, run_backtest
 from ktrdr.backtesting.codec import unpack
+from ktrdr.backtesting.costs import fill_costs
+from ktrdr.backtesting.decisions import decision_rule
+from ktrdr.backtesting.metric_table import METRIC_UNITS
 from ktrdr.backtesting.model_signals import bundle_strategy, history_bars, history_window, model_signals
 from ktrdr.backtesting.rules import ma_cross_signals
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
 from ktrdr.errors import ConfigError
 from ktrdr.strategy import StrategyConfig, load_strategy
+from ktrdr.operations import kinds
+from ktrdr.operations.params import BacktestParams
 from ktrdr.training.bundle import ModelBundle
-from ktrdr.workers.context import OperationContext, convert_params
+from ktrdr.workers.context import OperationContext
 
-PositiveInt = Annotated[int, Meta(gt=0)]
-NonNegInt = Annotated[int, Meta(ge=0)]
-NonNegFloat = Annotated[float, Meta(ge=0)]
-RESULT_NAME = "backtest"  # results bucket object `<op_id>/backtest`: BacktestResult.to_bytes()
 STEPS = ("loading model", "loading data", "signals", "simulating", "storing results")
-
-
-class SignalRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A plain, model-free signal rule: a simple-moving-average crossover."""
-
-    type: Literal["ma_cross"] = "ma_cross"
-    fast: PositiveInt = 10
-    slow: PositiveInt = 30
-
-
-class BacktestParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Parameters of a backtest operation: a model reference (or a plain `signals` rule), data and costs."""
-
-    strategy_yaml: str | None = None  # inline; its decisions override the bundle's (default: the bundle's own)
-    model: str | None = None  # registry reference: name, name@3, name/1h, name/1h_v3
-    signals: SignalRule | None = None
-    symbol: str | None = None  # default: the strategy's first symbol
-    timeframe: str | None = None  # default: the strategy's base timeframe
-    start: str | None = None
-    end: str | None = None
-    capital: Annotated[float, Meta(gt=0)] = 100_000.0
-    commission: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
-    slippage: Annotated[float, Meta(ge=0, lt=0.1)] = 0.0
-    position_size: Annotated[float, Meta(gt=0, le=1)] = 0.25
-    short_from_flat: bool | None = None  # default: the strategy's decisions.short_from_flat
-    progress_every_bars: PositiveInt = 10_000
-    checkpoint_every_bars: NonNegInt = 50_000
-    # Pause after every progress chunk (cancellable): slows a run down on purpose for demos and failover drills.
-    pace_s: NonNegFloat = 0.0
 
 
 def parse_params(parameters: dict[str, Any]) -> BacktestParams:
     """Validate backtest parameters, naming the bad field; exactly one of `model` and `signals`."""
-    p = convert_params(parameters, BacktestParams, "backtest")
-    if (p.model is None) == (p.signals is None):
-        raise ConfigError("give exactly one of `model` and `signals`", path="parameters.model",
-                          hint="model: a registry reference such as my_strategy/1h; signals: {type: ma_cross}")
-    if p.signals is not None and p.signals.fast >= p.signals.slow:
-        raise ConfigError(f"signals.fast ({p.signals.fast}) must be below signals.slow ({p.signals.slow})",
-                          path="parameters.signals.fast")
-    if p.model is None and p.strategy_yaml is None and (p.symbol is None or p.timeframe is None):
-        raise ConfigError("without a strategy, `symbol` and `timeframe` are required", path="parameters.symbol")
-    return p
+    return kinds.get("backtest").parse(parameters)
 
 
 class _Resumable:
@@ -162,7 +124,7 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
     """Resolve defaults from the strategy (the bundle's for features) and check they fit together."""
     features = bundle_strategy(bundle) if bundle is not None else None
     source = strategy or features
-    symbol = p.symbol or (source.training_data.symbols[0] if source else "")
+    symbol = p.symbol or (source.training_data.symbol_list[0] if source else "")
     # A model fixes the timeframe; otherwise the parameter wins over the strategy's base (parse_params checked
     # that one of them exists).
     default = source.training_data.base if source else ""
@@ -170,33 +132,37 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
     if features is not None and p.timeframe not in (None, base):
         raise ConfigError(f"the model was trained on {base} bars, not {p.timeframe}", path="parameters.timeframe",
                           hint=f"use timeframe {base} or a model trained on {p.timeframe}")
-    short = p.short_from_flat if p.short_from_flat is not None else bool(source and source.decisions.short_from_flat)
+    # A regression model may always short from flat, as in the original.
+    rule_shorts = bool(source and decision_rule(source.decisions).shorts_from_flat)
+    short = p.short_from_flat if p.short_from_flat is not None else rule_shorts
     if features is not None:
-        return _Plan(symbol=symbol, base=base, timeframes=list(features.training_data.timeframes),
+        return _Plan(symbol=symbol, base=base, timeframes=features.training_data.timeframe_list,
                      history=history_bars(features, bundle), short_from_flat=short)
     assert p.signals is not None
     return _Plan(symbol=symbol, base=base, timeframes=[base], history=p.signals.slow, short_from_flat=short)
 
 
 def _signals(p: BacktestParams, plan: _Plan, bundle: ModelBundle | None, strategy: StrategyConfig | None,
-             frames: dict[str, pd.DataFrame]) -> np.ndarray:
-    """One signal per base bar: batched model inference and decisions, or the plain rule."""
+             frames: dict[str, pd.DataFrame], warmup: int) -> np.ndarray:
+    """One signal per base bar from `warmup` on: batched model inference and decisions, or the plain rule."""
     if bundle is not None:
         decisions = (strategy or bundle_strategy(bundle)).decisions
-        return model_signals(bundle, frames, decisions)
+        return model_signals(bundle, frames, decisions, first_bar=warmup)
     assert p.signals is not None
     return ma_cross_signals(frames[plan.base]["close"].to_numpy(), p.signals.fast, p.signals.slow)
 
 
 def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
-    return BacktestConfig(initial_capital=p.capital, position_size=p.position_size, commission=p.commission,
-                          slippage=p.slippage, short_from_flat=plan.short_from_flat, warmup_bars=warmup,
+    """The engine's config: the command's values, the original's cost defaults where it gives none."""
+    commission, slippage = fill_costs(p.commission, p.slippage)
+    return BacktestConfig(initial_capital=p.capital, position_size=p.position_size, commission=commission,
+                          slippage=slippage, short_from_flat=plan.short_from_flat, warmup_bars=warmup,
                           progress_every_bars=p.progress_every_bars, checkpoint_every_bars=p.checkpoint_every_bars)
 
 
 def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     """Run one backtest operation and return its result summary (all metrics, model key, bars, range)."""
-    from ktrdr.bus.objects import ResultStore
+    from ktrdr.bus.objects import BACKTEST_RESULT, ResultStore
 
     started = time.monotonic()
     p = parse_params(ctx.parameters)
@@ -205,22 +171,23 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     frames, warmup = history_window(_load_frames(ctx, plan.symbol, plan.timeframes, p.end), plan.base,
                                     p.start, plan.history)
     _step(ctx, "signals")
-    signals = _signals(p, plan, bundle, strategy, frames)
+    signals = _signals(p, plan, bundle, strategy, frames, warmup)
     _step(ctx, "simulating")
     data, checkpointer = frames[plan.base], _Resumable(ctx.checkpointer, ctx.resume)
-    simulate_at = time.monotonic()
-    result = run_backtest(data, signals, _config(p, plan, warmup), cancel=ctx.cancel, checkpointer=checkpointer,
+    simulate_at, config = time.monotonic(), _config(p, plan, warmup)
+    result = run_backtest(data, signals, config, cancel=ctx.cancel, checkpointer=checkpointer,
                           progress=_Paced(ctx.progress, ctx.cancel, p.pace_s))
     simulate_s = time.monotonic() - simulate_at
     _step(ctx, "storing results")
-    name = ResultStore(ctx.services["objects"].results, ctx.loop).save(ctx.operation_id, RESULT_NAME,
+    name = ResultStore(ctx.services["objects"].results, ctx.loop).save(ctx.operation_id, BACKTEST_RESULT,
                                                                        result.to_bytes())
     ctx.artifacts.update({"result": name, **({"model": key} if key else {})})
     ctx.progress.update(percentage=100.0, current_step="done", steps_completed=len(STEPS), steps_total=len(STEPS))
     bars = len(data) - warmup
     simulated = len(data) - max(warmup, checkpointer.resumed_from)
     return {
-        "metrics": result.metrics, "model": key or None,
+        "metrics": result.metrics, "metric_units": {name: METRIC_UNITS[name] for name in result.metrics},
+        "costs": {"commission": config.commission, "slippage": config.slippage}, "model": key or None,
         "signals": msgspec.to_builtins(p.signals) if p.signals else "model",
         "symbol": plan.symbol, "timeframe": plan.base, "bars": bars, "warmup_bars": warmup,
         "start": data.index[warmup].isoformat(), "end": data.index[-1].isoformat(),

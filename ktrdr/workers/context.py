@@ -38,20 +38,3 @@ class OperationContext:
 
 #: A handler runs one operation synchronously and returns its result summary.
 Handler = Callable[[OperationContext], dict[str, Any]]
-
-
-P = TypeVar("P")
-
-
-def convert_params(parameters: dict[str, Any], cls: type[P], what: str) -> P:
-    """Operation parameters as `cls`; a bad or unknown field is a ConfigError naming `parameters.<field>`."""
-    import msgspec
-
-    from ktrdr.errors import ConfigError
-
-    try:
-        return msgspec.convert(parameters, cls)
-    except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `$")
-        raise ConfigError(f"invalid {what} parameters: {exc}", path="parameters" + where.rstrip("`"),
-                          hint=f"see {cls.__module__}.{cls.__name__} for the fields and their ranges") from None

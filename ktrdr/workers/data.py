@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-from ktrdr.errors import ConfigError, KtrdrError, RetryableError
-from ktrdr.workers.context import OperationContext, convert_params
+from ktrdr.errors import KtrdrError, RetryableError
+from ktrdr.operations import kinds
+from ktrdr.operations.params import DataLoadParams
+from ktrdr.workers.context import OperationContext
 
 log = logging.getLogger("ktrdr.workers.data")
-Source = Literal["ib", "synthetic", "csv"]
-Mode = Literal["tail", "backfill", "full"]
-RETRY_DELAY_S = 30.0  # a retryable failure (IB down, pacing) is tried again after this
-
-
-class DataLoadParams(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Parameters of a `data` operation (what `ktrdr data load` sends)."""
-
-    symbol: str
-    timeframe: str
-    source: Source = "ib"
-    mode: Mode = "tail"
-    start: str | None = None  # ISO date/time (UTC unless it says otherwise)
-    end: str | None = None
-    seed: int = 0  # synthetic only
-    csv_dir: str | None = None  # csv only: a directory on the data worker holding {SYMBOL}_{tf}.csv
+RETRY_DELAY_S = 30.0  # a retryable failure (IB down, pacing) is tried again after this, unless the worker sets
+#                       services["retry_delay_s"] (`ktrdr worker data --retry-delay`)
 
 
 class NoIbConnection(KtrdrError, RuntimeError):
@@ -41,27 +29,15 @@ class NoIbConnection(KtrdrError, RuntimeError):
 
 def parse_params(parameters: dict[str, Any]) -> DataLoadParams:
     """Validate data-load parameters; the error names the bad field."""
-    from ktrdr.data import Timeframe, normalize_symbol, to_utc
-
-    p = convert_params(parameters, DataLoadParams, "data load")
-    normalize_symbol(p.symbol)  # DataError/TimeframeError (ValueErrors) say what is wrong
-    Timeframe.parse(p.timeframe)
-    for name in ("start", "end"):
-        value = getattr(p, name)
-        if value is not None:
-            try:
-                to_utc(value)
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"`{name}` is not an ISO date/time: {value!r} ({exc})", path=f"$.{name}") from None
-    if p.source == "csv" and not p.csv_dir:
-        raise ConfigError("a csv load needs `csv_dir`, the folder of {SYMBOL}_{timeframe}.csv files on the "
-                          "data worker", path="$.csv_dir")
-    return p
+    return kinds.get("data").parse(parameters)
 
 
 def build_provider(p: DataLoadParams, services: dict[str, Any]) -> Any:
-    """The DataProvider for `p.source`: IB needs the worker's IB session (`services["ib"]`)."""
-    from ktrdr.data import CsvProvider, IbProvider, SyntheticProvider
+    """The DataProvider for `p.source`: IB needs the worker's IB session (`services["ib"]`).
+
+    `services["ib_pacing"]` (PacingRules) replaces IB's documented limits, e.g. for an account that shares them.
+    """
+    from ktrdr.data import CsvProvider, IbProvider, PacingLimiter, SyntheticProvider
 
     if p.source == "synthetic":
         return SyntheticProvider(seed=p.seed)
@@ -73,10 +49,10 @@ def build_provider(p: DataLoadParams, services: dict[str, Any]) -> Any:
                              hint="start a data worker connected to IB Gateway, or use source synthetic or csv")
     if not session.connected:
         raise RetryableError(f"IB connection to {session.host}:{session.port} is down; retrying later",
-                             delay_s=RETRY_DELAY_S)
+                             delay_s=services.get("retry_delay_s", RETRY_DELAY_S))
     # One provider per worker: IB's pacing budget and the contract cache belong to the connection.
     if "ib_provider" not in services:
-        services["ib_provider"] = IbProvider(session)
+        services["ib_provider"] = IbProvider(session, PacingLimiter(services.get("ib_pacing")))
     return services["ib_provider"]
 
 
@@ -112,7 +88,8 @@ def load_into_store(ctx: OperationContext, p: DataLoadParams, provider: Any) -> 
     except DataLoadError as exc:
         _report(ctx, "failed", exc.result)
         if exc.retryable:
-            raise RetryableError(f"{exc.message} (kept what was fetched; retrying)", delay_s=RETRY_DELAY_S) from exc
+            raise RetryableError(f"{exc.message} (kept what was fetched; retrying)",
+                                 delay_s=ctx.services.get("retry_delay_s", RETRY_DELAY_S)) from exc
         raise
     return msgspec.to_builtins(result)
 

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
-
-import msgspec
+from typing import Any
 
 from ktrdr.errors import KtrdrError
-from ktrdr.workers.context import OperationContext, convert_params
-
-NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
-NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
-
-
-class DummyParams(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Parameters of a dummy operation."""
-
-    steps: NonNegInt = 10
-    step_seconds: NonNegFloat = 0.1
-    fail_at: int | None = None
-    ignore_cancel: bool = False
-    cpu_burn: bool = False
-
+from ktrdr.operations import kinds
+from ktrdr.operations.params import DummyParams
+from ktrdr.workers.context import OperationContext
 
 class DummyFailure(KtrdrError, RuntimeError):
     """The failure a dummy operation was asked to raise."""
@@ -31,7 +17,7 @@ class DummyFailure(KtrdrError, RuntimeError):
 
 def parse_params(parameters: dict[str, Any]) -> DummyParams:
     """Validate dummy parameters, naming the bad field."""
-    return convert_params(parameters, DummyParams, "dummy")
+    return kinds.get("dummy").parse(parameters)
 
 
 def _burn(seconds: float) -> None:

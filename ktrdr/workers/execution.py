@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
 
+from ktrdr.bus.handle import Bus
 from ktrdr.bus.retry import TRANSIENT, persist
-from ktrdr.context import CancelToken, ProgressReporter
+from ktrdr.context import Checkpointer, ProgressReporter
 from ktrdr.errors import OperationCancelled, RetryableError
 from ktrdr.operations import transitions as tr
+from ktrdr.operations.cancel import SHUTDOWN_REASON, CancelKind, CancelWatch
 from ktrdr.operations.record import OperationRecord
-from ktrdr.protocol.codec import decode_cancel, encode
+from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import (
     ErrorInfo, OperationCancelledEvent, OperationCompleted, OperationFailed, OperationLog, OperationStarted,
     event_kind, now_ns,
@@ -24,11 +28,7 @@ from ktrdr.workers.context import Handler, OperationContext
 from ktrdr.workers.pump import ProgressPump
 from ktrdr.bus.tasks import stop_tasks
 
-if TYPE_CHECKING:
-    from ktrdr.workers.runtime import Worker
-
 log = logging.getLogger("ktrdr.workers")
-SHUTDOWN = "worker shutting down"
 
 
 def _in_thread(pool: concurrent.futures.ThreadPoolExecutor, handler: Handler,
@@ -42,29 +42,44 @@ def _in_thread(pool: concurrent.futures.ThreadPoolExecutor, handler: Handler,
     return pool.submit(handler, ctx)
 
 
+@dataclass(frozen=True)
+class ExecutionEnv:
+    """What an execution needs from the worker that runs it, and nothing else of it."""
+
+    bus: Bus
+    worker_id: str
+    threads: concurrent.futures.ThreadPoolExecutor
+    grace_s: float
+    services: dict[str, Any]
+    counters: dict[str, int]  # the worker's, counted here as operations end
+    checkpointer_for: Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
+
+
 class Execution:
     """Runs one operation on behalf of a worker."""
 
-    def __init__(self, worker: Worker, msg: Msg, op_id: str, handler: Handler) -> None:
-        self.worker, self.msg, self.op_id, self.handler = worker, msg, op_id, handler
+    def __init__(self, env: ExecutionEnv, msg: Msg, op_id: str, handler: Handler) -> None:
+        self.env, self.msg, self.op_id, self.handler = env, msg, op_id, handler
         self.record: OperationRecord | None = None
         self.attempt = self.revision = 0
-        self.token = CancelToken()
+        self.cancel = CancelWatch(env.bus, op_id)
+        self.token = self.cancel.token
         self.reporter = ProgressReporter()
         self._seq = 0
-        self._sub: Any = None
         self._done = asyncio.Event()
-        self.abandoned = False
 
     async def listen(self) -> None:
         """Subscribe to this operation's cancel subject before claiming, so no cancel slips between."""
-        self._sub = await self.worker.bus.nc.subscribe(self.worker.bus.names.cancel(self.op_id), cb=self._on_cancel)
+        await self.cancel.listen()
 
     async def close(self) -> None:
         """Drop the cancel subscription."""
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
+        await self.cancel.close()
+
+    @property
+    def abandoned(self) -> bool:
+        """True when the operation ignored a cancel past the grace period (its thread is left behind)."""
+        return self.cancel.kind is CancelKind.ABANDONED
 
     def bind(self, record: OperationRecord, revision: int) -> None:
         """Attach the claimed record (its attempt stamps every event) and its KV revision."""
@@ -78,14 +93,14 @@ class Execution:
         """
         self._seq += 1
         event = msgspec.structs.replace(event, attempt=self.attempt, seq=self._seq, ts=now_ns(),
-                                        worker_id=self.worker.worker_id)
-        subject = self.worker.bus.names.event(self.op_id, event_kind(event))
+                                        worker_id=self.env.worker_id)
+        subject = self.env.bus.names.event(self.op_id, event_kind(event))
         if durable:  # the msg id makes a retried publish (after a lost ack) a no-op on the server
             msg_id = f"{self.op_id}.{self.attempt}.{self._seq}"
-            await persist(lambda: self.worker.bus.js.publish(subject, encode(event), headers={"Nats-Msg-Id": msg_id}),
+            await persist(lambda: self.env.bus.js.publish(subject, encode(event), headers={"Nats-Msg-Id": msg_id}),
                           f"publish {subject}")
         else:
-            await self.worker.bus.nc.publish(subject, encode(event))
+            await self.env.bus.nc.publish(subject, encode(event))
 
     async def run(self) -> None:
         """Start the operation, wait for it (or for the cancellation grace to run out), settle it."""
@@ -94,15 +109,15 @@ class Execution:
         ctx = OperationContext(
             operation_id=self.op_id, type=self.record.type, attempt=self.attempt,
             parameters=self.record.parameters, progress=self.reporter, cancel=self.token,
-            checkpointer=self.worker.checkpointer_for(self.op_id, loop), resume=self.record.resume or self.attempt > 1,
-            worker_id=self.worker.worker_id, loop=loop, services=self.worker.services)
+            checkpointer=self.env.checkpointer_for(self.op_id, loop), resume=self.record.resume or self.attempt > 1,
+            worker_id=self.env.worker_id, loop=loop, services=self.env.services)
         pump = ProgressPump(self.reporter, self.publish, loop, self.op_id)
         # `started` adds nothing the claim did not record, so it does not wait for its ack
         await self.publish(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume),
                            durable=False)
         tasks = [asyncio.create_task(pump.run()), asyncio.create_task(self._keepalive())]
         try:
-            outcome = await self._wait(_in_thread(self.worker.threads, self.handler, ctx))
+            outcome = await self._wait(_in_thread(self.env.threads, self.handler, ctx))
         finally:
             pump.stop()
             self._done.set()
@@ -129,30 +144,16 @@ class Execution:
                 return exc if exc is not None else wrapped.result()
             if deadline is None:
                 if self.token.cancelled:  # a cancel that arrived during a poll tick still gets its full grace
-                    deadline = loop.time() + self.worker.grace_s
+                    deadline = loop.time() + self.env.grace_s
                 continue
             if loop.time() >= deadline:
-                self.abandoned = True
-                return OperationCancelled(f"{self.token.reason} (did not stop within {self.worker.grace_s:g}s; "
+                self.cancel.abandon()
+                return OperationCancelled(f"{self.token.reason} (did not stop within {self.env.grace_s:g}s; "
                                           "abandoned, worker will restart)")
-
-    def _on_cancel_reason(self, reason: str) -> None:
-        if not self.token.cancelled:
-            log.info("cancel %s: %s", self.op_id, reason)
-        self.token.cancel(reason)
-
-    async def _on_cancel(self, msg: Msg) -> None:
-        try:
-            request = decode_cancel(msg.data, subject=msg.subject)
-        except Exception as exc:  # a garbled body still means 'cancel'
-            log.warning("unreadable cancel body on %s (%s); cancelling anyway", msg.subject, exc)
-            self._on_cancel_reason("cancelled")
-            return
-        self._on_cancel_reason(request.reason)
 
     async def _keepalive(self) -> None:
         """Tell JetStream we are alive (AckWait stays short) and pick up cancel intent stored in KV."""
-        period = max(0.2, self.worker.bus.settings.ack_wait_s / 3)
+        period = max(0.2, self.env.bus.settings.ack_wait_s / 3)
         while not self._done.is_set():
             try:
                 async with asyncio.timeout(period):
@@ -162,23 +163,20 @@ class Execution:
                 pass
             try:
                 await self.msg.in_progress()
-                record = await self.worker.bus.ops.find(self.op_id)
+                record = await self.env.bus.ops.find(self.op_id)
             except Exception as exc:  # disconnected: keep trying, the reconnect will resume us
                 log.debug("keepalive for %s failed: %s", self.op_id, exc)
                 continue
-            if record is not None and record.cancel_requested:
-                self._on_cancel_reason(record.cancel_reason or "cancelled")
-            elif record is not None and record.attempt > self.attempt:
-                self._on_cancel_reason("superseded by a newer attempt")
+            self.cancel.check_record(record, self.attempt)
 
     async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
         """Publish the terminal event, record it, then ack, nak or terminate the order."""
         if isinstance(outcome, TRANSIENT):  # the bus, not the operation, failed: run it again from its checkpoint
             outcome = RetryableError(f"NATS was unavailable ({type(outcome).__name__}: {outcome})", delay_s=1.0)
-        if isinstance(outcome, OperationCancelled) and self.token.reason == SHUTDOWN and not self.abandoned:
+        if isinstance(outcome, OperationCancelled) and self.cancel.kind is CancelKind.SHUTDOWN:
             await self._requeue("checkpointed and requeued at worker shutdown", "info", 0.0)
         elif isinstance(outcome, RetryableError):
-            self.worker.counters["failed"] += 1
+            self.env.counters["failed"] += 1
             await self._requeue(f"retryable failure, requeued: {outcome.message}", "warning", outcome.delay_s,
                                 ErrorInfo(code=type(outcome).__name__, message=outcome.message, retryable=True))
         elif isinstance(outcome, OperationCancelled):
@@ -207,25 +205,25 @@ class Execution:
         remove the order its successor is running (and a successor's death would then lose the operation).
         """
         await self.publish(event)
-        self.worker.counters[counter] += 1  # counted before the record says so, so readers never see less
+        self.env.counters[counter] += 1  # counted before the record says so, so readers never see less
         hint = (self.record, self.revision) if self.record is not None and self.revision else None
-        new, _ = await persist(lambda: tr.apply_rev(self.worker.bus.ops, self.op_id, mutation, hint),
+        new, _ = await persist(lambda: tr.apply_rev(self.env.bus.ops, self.op_id, mutation, hint),
                                f"record {self.op_id}")
         return new is not None or await self._still_mine()
 
     async def _still_mine(self) -> bool:
-        record = await persist(lambda: self.worker.bus.ops.find(self.op_id), f"read {self.op_id}")
-        return record is None or record.attempt <= self.attempt
+        record = await persist(lambda: self.env.bus.ops.find(self.op_id), f"read {self.op_id}")
+        return record is None or record.owned_by(self.attempt)
 
     async def _requeue(self, message: str, level: str, delay_s: float, error: ErrorInfo | None = None) -> None:
         """Back to pending and nak, so this or another worker claims it as a new attempt."""
         await self.publish(OperationLog(operation_id=self.op_id, level=level, message=message))
-        requeued = await persist(lambda: tr.apply(self.worker.bus.ops, self.op_id, tr.requeue(self.attempt, error)),
+        requeued = await persist(lambda: tr.apply(self.env.bus.ops, self.op_id, tr.requeue(self.attempt, error)),
                                  f"requeue {self.op_id}")
         if requeued or await self._still_mine():
             await persist(lambda: self.msg.nak(delay=delay_s or None), f"nak {self.op_id}")
 
     def request_shutdown(self) -> None:
         """Ask the operation to checkpoint and stop so that another worker resumes it."""
-        self.token.cancel(SHUTDOWN)
+        self.cancel.fire(CancelKind.SHUTDOWN, SHUTDOWN_REASON)
 

@@ -7,14 +7,13 @@ import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from ktrdr.bus.handle import Bus
 from ktrdr.bus.tasks import stop_tasks
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import Capabilities, GpuInfo, WorkerCounters, WorkerHeartbeat
-
-if TYPE_CHECKING:
-    from ktrdr.workers.runtime import Worker
 
 log = logging.getLogger("ktrdr.workers.heartbeat")
 VERSION = "0.1.0"
@@ -30,11 +29,22 @@ def machine_capabilities(gpu: GpuInfo | None = None) -> Capabilities:
     return Capabilities(cpus=os.cpu_count() or 1, memory_mb=memory_mb, gpu=gpu)
 
 
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """What a worker is: its id, the kind and pool it serves, how many operations it runs at once."""
+
+    worker_id: str
+    kind: str
+    pool: str
+    capacity: int
+
+
 class Heartbeater:
     """Publishes the worker's state every `heartbeat_s`, on time even while operations burn CPU."""
 
-    def __init__(self, worker: Worker, gpu: GpuInfo | None = None) -> None:
-        self.worker = worker
+    def __init__(self, bus: Bus, identity: WorkerIdentity, counters: dict[str, int],
+                 state: Callable[[], tuple[str, list[str]]], gpu: GpuInfo | None = None) -> None:
+        self.bus, self.identity, self.counters, self.state = bus, identity, counters, state
         self.capabilities = machine_capabilities(gpu)
         self.seq = 0
         self._task: asyncio.Task | None = None
@@ -42,23 +52,23 @@ class Heartbeater:
 
     def message(self, status: str | None = None) -> WorkerHeartbeat:
         """The heartbeat as of now."""
-        w = self.worker
+        me, (now_status, running) = self.identity, self.state()
         self.seq += 1
         return WorkerHeartbeat(
-            worker_id=w.worker_id, kind=w.kind, pool=w.pool, status=status or w.status, capacity=w.capacity,
-            running=list(w.running), capabilities=self.capabilities, counters=WorkerCounters(**w.counters),
-            interval_s=w.bus.settings.heartbeat_s, version=VERSION, host=socket.gethostname(), pid=os.getpid(),
+            worker_id=me.worker_id, kind=me.kind, pool=me.pool, status=status or now_status, capacity=me.capacity,
+            running=running, capabilities=self.capabilities, counters=WorkerCounters(**self.counters),
+            interval_s=self.bus.settings.heartbeat_s, version=VERSION, host=socket.gethostname(), pid=os.getpid(),
             seq=self.seq, sent_at=time.time_ns())
 
     async def beat(self, status: str | None = None) -> None:
         """Publish one heartbeat now."""
-        w = self.worker
-        await w.bus.nc.publish(w.bus.names.heartbeat(w.kind, w.worker_id), encode(self.message(status)))
+        me = self.identity
+        await self.bus.nc.publish(self.bus.names.heartbeat(me.kind, me.worker_id), encode(self.message(status)))
         self.sent_at.append(time.monotonic())
         del self.sent_at[:-1000]
 
     async def _loop(self) -> None:
-        interval = self.worker.bus.settings.heartbeat_s
+        interval = self.bus.settings.heartbeat_s
         next_at = time.monotonic()
         while True:
             try:
@@ -78,6 +88,6 @@ class Heartbeater:
             await stop_tasks([self._task])
         try:
             await self.beat("stopped")
-            await self.worker.bus.nc.flush(timeout=2)
+            await self.bus.nc.flush(timeout=2)
         except Exception as exc:
             log.debug("final heartbeat failed: %s", exc)

@@ -166,7 +166,11 @@ class IbSession:
             raise IbDisconnected(f"IB connection to {self.host}:{self.port} is down; reconnecting")
 
         async def call() -> Any:  # the request is built and sent on the IB loop, never on this thread
-            return await make()
+            try:
+                return await make()
+            except ConnectionError as exc:  # ib_insync fails pending requests so when the socket drops
+                raise IbDisconnected(f"IB connection to {self.host}:{self.port} lost during a request "
+                                     f"({_describe(exc)}); reconnecting") from exc
 
         return self._submit(call(), self.request_timeout_s)
 

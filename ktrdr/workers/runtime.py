@@ -19,12 +19,13 @@ from ktrdr.bus.handle import Bus
 from ktrdr.context import Checkpointer, MemoryCheckpointer
 from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
+from ktrdr.operations.cancel import CancelIntents
 from ktrdr.operations.store import OperationNotFound
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import GpuInfo, WorkOrder
 from ktrdr.workers.context import Handler
-from ktrdr.workers.execution import Execution
-from ktrdr.workers.heartbeat import Heartbeater
+from ktrdr.workers.execution import Execution, ExecutionEnv
+from ktrdr.workers.heartbeat import Heartbeater, WorkerIdentity
 from ktrdr.workers.takeover import settle_from_log
 
 log = logging.getLogger("ktrdr.workers")
@@ -52,7 +53,11 @@ class Worker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._stop_waiter: asyncio.Task | None = None
-        self.heartbeat = Heartbeater(self, gpu=gpu)
+        self.env = ExecutionEnv(bus=bus, worker_id=self.worker_id, threads=self.threads, grace_s=grace_s,
+                                services=self.services, counters=self.counters, checkpointer_for=self.checkpointer_for)
+        self.heartbeat = Heartbeater(bus, WorkerIdentity(self.worker_id, kind, pool, capacity), self.counters,
+                                     self._state, gpu=gpu)
+        self.cancels = CancelIntents(bus)  # a bare `nats pub ktrdr.cancel.<id>` is stored even without a backend
 
     @property
     def status(self) -> str:
@@ -60,6 +65,10 @@ class Worker:
         if self._stopping.is_set():
             return "draining"
         return "busy" if len(self.running) >= self.capacity else "idle"
+
+    def _state(self) -> tuple[str, list[str]]:
+        """(status, running operation ids), as the heartbeat reports them."""
+        return self.status, list(self.running)
 
     def checkpointer_for(self, op_id: str, loop: asyncio.AbstractEventLoop) -> Checkpointer:
         """Where this operation's checkpoints live (the object store unless a factory was given)."""
@@ -79,6 +88,7 @@ class Worker:
         """Heartbeat and serve until stop() — or, in burst mode, until the queue is empty."""
         psub = await self._bind()
         await self._bind_checkpoints()
+        await self.cancels.start()
         self.heartbeat.start()
         try:
             await self._serve(psub, burst)
@@ -88,6 +98,7 @@ class Worker:
                 self._stop_waiter.cancel()
             self.threads.shutdown(wait=False, cancel_futures=True)
             await self.heartbeat.stop()
+            await self.cancels.stop()
             await psub.unsubscribe()
 
     async def _bind(self) -> Any:
@@ -160,11 +171,11 @@ class Worker:
         if msg.metadata.num_delivered > 1 and await settle_from_log(self.bus, order.operation_id):
             await msg.ack()  # the last attempt finished; only its record and ack were lost
             return
-        execution = Execution(self, msg, order.operation_id, self.handler)
+        execution = Execution(self.env, msg, order.operation_id, self.handler)
         await execution.listen()
         try:
             record, revision = await tr.apply_rev(
-                self.bus.ops, order.operation_id, tr.claim(order.attempt, msg.metadata.num_delivered, self.worker_id))
+                self.bus.ops, order.operation_id, tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id))
         except OperationNotFound:
             await execution.close()
             await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")
@@ -190,8 +201,7 @@ class Worker:
     async def _stale_copy(self, order: WorkOrder, msg: Msg) -> bool:
         """True when a later delivery of this very message runs it: acking ours would remove theirs."""
         record = await self.bus.ops.find(order.operation_id)
-        return (record is not None and record.status == "running" and record.dispatch == order.attempt
-                and record.delivery > msg.metadata.num_delivered)
+        return record is not None and record.runs_later_delivery(order.dispatch, msg.metadata.num_delivered)
 
     async def _reject(self, msg: Msg, op_id: str | None, code: str, message: str) -> None:
         """Fail the operation if we can identify it, terminate the message, keep serving."""

@@ -7,16 +7,24 @@ import logging
 import os
 import signal
 import sys
+from importlib import import_module
 from typing import Any
 
 from ktrdr.bus.handle import Bus
 from ktrdr.bus.resolve import resolve_url
 from ktrdr.config import Settings
+from ktrdr.operations.kinds import OperationKind
 from ktrdr.protocol.messages import GpuInfo
 from ktrdr.workers.context import Handler
 from ktrdr.workers.runtime import Worker
 
 log = logging.getLogger("ktrdr.workers")
+
+
+def handler_of(kind: OperationKind) -> Handler:
+    """The kind's handler (`module:function`), imported only by the worker that serves it."""
+    module, _, function = kind.handler.partition(":")
+    return getattr(import_module(module), function)
 
 
 def setup_logging(level: int = logging.INFO) -> None:

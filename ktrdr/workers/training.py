@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ktrdr.context import Checkpointer
 from ktrdr.errors import KtrdrError
 from ktrdr.protocol.messages import GpuInfo
-from ktrdr.workers.context import OperationContext, convert_params
+from ktrdr.operations import kinds
+from ktrdr.operations.params import TrainingParams
+from ktrdr.workers.context import OperationContext
 
 if TYPE_CHECKING:  # the heavy domain (torch, pandas) loads inside the handler, not at import
     import pandas as pd
 
     from ktrdr.strategy.config import StrategyConfig
-
-Symbol = Annotated[str, msgspec.Meta(min_length=1)]
-
-
-class TrainingParams(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Parameters of a training operation (the WorkOrder's `parameters`)."""
-
-    strategy_yaml: Annotated[str, msgspec.Meta(min_length=1)]
-    symbols: list[Symbol] | None = None
-    timeframes: list[str] | None = None
-    start: str | None = None
-    end: str | None = None
-    device: Literal["auto", "gpu", "cpu"] = "auto"
-    model_name: str | None = None
-
 
 class MissingDataError(KtrdrError, LookupError):
     """Series the strategy needs are not in the data store; `missing` lists (symbol, timeframe) pairs."""
@@ -45,28 +32,22 @@ class MissingDataError(KtrdrError, LookupError):
 
 def parse_params(parameters: dict[str, Any]) -> TrainingParams:
     """Validate training parameters, naming the bad field."""
-    return convert_params(parameters, TrainingParams, "training")
+    return kinds.get("training").parse(parameters)
 
 
 def strategy_from_params(p: TrainingParams) -> StrategyConfig:
     """The validated strategy with the parameters' symbol/timeframe/date overrides applied."""
     from ktrdr.strategy import validate_strategy
     from ktrdr.strategy.loader import read_source
+    from ktrdr.strategy.overrides import with_overrides
 
     text = p.strategy_yaml
     if "\n" not in text and text.strip().endswith((".yaml", ".yml")):
         # A path would be read from the worker's disk, which the submitter cannot see.
         raise ValueError(f"strategy_yaml must be the YAML text, not a file name ({text!r}); send the file's content")
     cfg = validate_strategy(read_source(text))
-    td = cfg.training_data
-    timeframes = p.timeframes or list(td.timeframes)
-    changes: dict[str, Any] = {
-        "symbols": p.symbols or list(td.symbols), "timeframes": timeframes,
-        "base_timeframe": td.base_timeframe if td.base_timeframe in timeframes else None,
-        "start": p.start or td.start, "end": p.end or td.end,
-    }
-    cfg = msgspec.structs.replace(cfg, training_data=msgspec.structs.replace(td, **changes))
-    return validate_strategy(cfg)
+    return with_overrides(cfg, symbols=p.symbols, timeframes=p.timeframes, start=p.start, end=p.end,
+                          epochs=p.epochs)
 
 
 def load_frames(ctx: OperationContext, cfg: StrategyConfig) -> dict[str, pd.DataFrame]:
@@ -76,19 +57,20 @@ def load_frames(ctx: OperationContext, cfg: StrategyConfig) -> dict[str, pd.Data
     from ktrdr.training.errors import TrainingError
 
     td = cfg.training_data
-    if len(td.symbols) != 1:
-        raise TrainingError(f"a training operation trains on one symbol, got {td.symbols}", field="symbols",
+    symbols, timeframes = td.symbol_list, td.timeframe_list
+    if len(symbols) != 1:
+        raise TrainingError(f"a training operation trains on one symbol, got {symbols}", field="symbols",
                             hint="submit one operation per symbol (parameters.symbols=[...one...])")
     repo = DataRepository(ObjectFrameStore(ctx.services["objects"].data, ctx.loop))
-    symbol = td.symbols[0]
-    missing = [(symbol, tf) for tf in td.timeframes if repo.info(symbol, tf) is None]
+    symbol = symbols[0]
+    missing = [(symbol, tf) for tf in timeframes if repo.info(symbol, tf) is None]
     if missing:
         raise MissingDataError(missing)
     frames = {}
-    for i, tf in enumerate(td.timeframes):
+    for i, tf in enumerate(timeframes):
         ctx.cancel.check()
         ctx.progress.update(current_step="loading data", current_item=f"{symbol} {tf}", steps_completed=0,
-                            items_processed=i, items_total=len(td.timeframes))
+                            items_processed=i, items_total=len(timeframes))
         frames[tf] = repo.load(symbol, tf, td.start, td.end)
     return frames
 
@@ -132,7 +114,7 @@ def run_training_op(ctx: OperationContext) -> dict[str, Any]:
     key = registry.save(p.model_name or cfg.name, cfg.training_data.base, bundle.to_bytes())
     ctx.artifacts["model"] = key
     summary["training"]["history"] = columnar(summary["training"]["history"])
-    return summary | {"model_key": key, "symbol": cfg.training_data.symbols[0], "attempt": ctx.attempt,
+    return summary | {"model_key": key, "symbol": cfg.training_data.symbol_list[0], "attempt": ctx.attempt,
                       "operation_duration_s": time.monotonic() - started}
 
 

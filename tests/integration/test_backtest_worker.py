@@ -19,6 +19,7 @@ import pytest_asyncio
 import torch
 
 from ktrdr.backtesting import BacktestResult, backtest_config, run_backtest
+from ktrdr.backtesting.costs import DEFAULT_SLIPPAGE
 from ktrdr.backtesting.model_signals import history_bars, history_window, model_signals
 from ktrdr.bus.handle import Bus
 from ktrdr.bus.objects import ObjectFrameStore, ObjectStores, load_checkpoint, load_result, object_stores
@@ -30,7 +31,8 @@ from ktrdr.strategy import load_strategy
 from ktrdr.training.bundle import ModelBundle
 from ktrdr.training.pipeline import run_training
 from ktrdr.training.synthetic import planted_ohlcv
-from ktrdr.workers.backtest import RESULT_NAME, run_backtest_op
+from ktrdr.bus.objects import BACKTEST_RESULT as RESULT_NAME
+from ktrdr.workers.backtest import run_backtest_op
 from tests.helpers import spawn_worker_process, wait_record
 from tests.integration.conftest import WorkerPool
 from tests.unit.test_backtest_model_signals import STRATEGY
@@ -82,12 +84,18 @@ async def test_model_backtest_end_to_end_and_results_cli(fast: tuple[Bus, Settin
     assert summary["bars"] == 500 and summary["start"] == start.isoformat() and summary["warmup_bars"] == 60
     result = await stored_result(stores, op.id)
     assert summary["metrics"] == pytest.approx(result.metrics) and result.metrics["bars"] == 500
+    # No slippage given: the original's default applies; each metric carries its unit.
+    assert summary["costs"] == {"commission": 0.001, "slippage": DEFAULT_SLIPPAGE}
+    assert summary["metric_units"]["sharpe_ratio_sqrt252"] == "ratio" and set(summary["metric_units"]) == set(
+        result.metrics)
     assert len(result.trades) == summary["metrics"]["trades"] > 0
     # The worker's figures equal a local run of the same bundle on the same window.
     bundle = ModelBundle.from_bytes(trained.to_bytes())
     frames, warmup = history_window({"1h": frame}, "1h", start, history_bars(load_strategy(STRATEGY), bundle))
-    local = run_backtest(frames["1h"], model_signals(bundle, frames, load_strategy(eager).decisions),
-                         backtest_config(initial_capital=10_000, commission=0.001, warmup_bars=warmup))
+    signals = model_signals(bundle, frames, load_strategy(eager).decisions, first_bar=warmup)
+    local = run_backtest(frames["1h"], signals,
+                         backtest_config(initial_capital=10_000, commission=0.001, slippage=DEFAULT_SLIPPAGE,
+                                         warmup_bars=warmup))
     assert local.metrics["final_equity"] == pytest.approx(summary["metrics"]["final_equity"], rel=1e-9)
     # equity snapshots every 100 bars, folded by the aggregator (it may land after the worker's own end write)
     await wait_record(bus, record.id, lambda r: r.metrics_count >= 5)

@@ -8,7 +8,7 @@ import pytest
 
 from ktrdr.bus.handle import Bus
 from ktrdr.client import KtrdrClient
-from ktrdr.protocol.api import ENDPOINTS
+from ktrdr.operations.kinds import api_endpoints
 from tests.chaos.payloads import fuzz, hostile, is_valid, sample
 from tests.helpers import wait_record
 
@@ -52,7 +52,7 @@ async def test_every_endpoint_answers_hostile_requests_with_errors(bus: Bus, bac
     inflight = (await client.start("dummy", {"steps": 30, "step_seconds": 0.1}))["operation_id"]
     await wait_record(bus, inflight, lambda r: r.status == "running")
     seen = Replies()
-    for (area, verb), req_type in ENDPOINTS.items():
+    for (area, verb), req_type in api_endpoints().items():
         subject = bus.names.api(area, verb)
         strategy = hostile(sample(req_type), [f.name for f in msgspec.structs.fields(req_type)])
         await fuzz(strategy, lambda body, s=subject, t=req_type: probe(bus, s, t, body, seen), EXAMPLES)

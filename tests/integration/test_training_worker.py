@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,10 +44,12 @@ BARS = 2500
 
 
 def example_yaml(**training: Any) -> str:
-    """The example strategy with labels that fit the planted cycle and the given training overrides."""
+    """The example strategy with labels that fit the planted cycle and the given training overrides
+    (no inverse-frequency class weights: zigzag segment labels make HOLD rare, and accuracy is the check)."""
     raw = yaml.safe_load(EXAMPLE.read_text())
-    raw["training"].update(learning_rate=0.01, labels={"method": "zigzag", "threshold": 0.02, "lookahead": 10},
-                           **training)
+    raw["training"].update(learning_rate=0.01,
+                           labels={"source": "zigzag", "zigzag_threshold": 0.02, "label_lookahead": 10},
+                           class_weights="none", **training)
     return yaml.safe_dump(raw)
 
 
@@ -117,6 +120,7 @@ async def test_models_cli_after_training(settings: Settings, stores: tuple[Bus, 
     assert len(info["feature_names"]) == 7 and info["metrics"]["training"]["epochs_run"] == 2
     human = await asyncio.to_thread(cli, settings, "models", "show", "mr/1h")
     assert human.exit_code == 0 and "majority baseline" in human.output
+    assert info["data_summary"]["labels"]["source"] == "zigzag" and re.search(r"weighting\s*│\s*uniform", human.output)
 
 
 class BatchCounter:
@@ -139,7 +143,7 @@ async def test_cancel_mid_epoch_stops_within_one_batch(stores: tuple[Bus, Object
                                                        workers: WorkerPool) -> None:
     bus, _ = stores
     worker = await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None)
-    params = {"strategy_yaml": example_yaml(epochs=500, batch_size=8, early_stopping={"enabled": False})}
+    params = {"strategy_yaml": example_yaml(epochs=500, batch_size=8, early_stopping=None)}
     op = await submit(bus, "training", "cpu", params)
     await wait_record(bus, op.id, lambda r: r.metrics_count >= 1 and r.progress.context.get("batch", 0) > 0)
     token = worker.running[op.id].token
@@ -170,20 +174,23 @@ async def test_missing_data_fails_with_the_load_hint(stores: tuple[Bus, ObjectSt
     await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None)
     params = {"strategy_yaml": example_yaml(epochs=1), "symbols": ["GBPUSD"], "timeframes": ["1h", "4h"]}
     op = await submit(bus, "training", "cpu", params)
-    bad = await submit(bus, "training", "cpu", {"strategy_yaml": example_yaml(), "epochs": 3})
+    bad = await submit(bus, "training", "cpu", {"strategy_yaml": example_yaml(), "epochz": 3})
     record = await wait_record(bus, op.id, lambda r: r.terminal)
     assert record.status == "failed" and record.error.code == "MissingDataError"
     assert "GBPUSD 1h, GBPUSD 4h" in record.error.message
     assert "ktrdr data load GBPUSD 4h --source synthetic" in record.error.message
     rejected = await wait_record(bus, bad.id, lambda r: r.terminal)
-    assert rejected.status == "failed" and "epochs" in rejected.error.message
+    assert rejected.status == "failed" and "epochz" in rejected.error.message
 
 
 def test_params_override_the_strategy_and_reject_paths() -> None:
     p = parse_params({"strategy_yaml": example_yaml(), "timeframes": ["4h"], "start": "2024-01-01"})
     cfg = strategy_from_params(p)
-    assert cfg.training_data.timeframes == ["4h"] and cfg.training_data.base == "4h"
-    assert cfg.training_data.start == "2024-01-01" and cfg.training_data.symbols == ["EURUSD"]
+    assert cfg.training_data.timeframe_list == ["4h"] and cfg.training_data.base == "4h"
+    assert cfg.training_data.start == "2024-01-01" and cfg.training_data.symbol_list == ["EURUSD"]
+    assert cfg.training.epochs == 30
+    smoke = strategy_from_params(parse_params({"strategy_yaml": example_yaml(), "epochs": 1}))
+    assert smoke.training.epochs == 1
     with pytest.raises(ValueError, match="device"):
         parse_params({"strategy_yaml": "x", "device": "tpu"})
     with pytest.raises(ValueError, match="not a file name"):
@@ -215,7 +222,7 @@ async def test_graceful_stop_checkpoints_and_another_worker_finishes_the_epochs(
         stores: tuple[Bus, ObjectStores], workers: WorkerPool) -> None:
     bus, _ = stores
     epochs = 12
-    strategy = example_yaml(epochs=epochs, batch_size=8, early_stopping={"enabled": False},
+    strategy = example_yaml(epochs=epochs, batch_size=8, early_stopping=None,
                             checkpoint={"every_epochs": 5})
     op = await submit(bus, "training", "cpu", {"strategy_yaml": strategy, "device": "cpu"})
     leaving = await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None)
@@ -235,7 +242,7 @@ async def test_sigkilled_worker_resumes_elsewhere_with_the_full_epoch_count(
         settings: Settings, stores: tuple[Bus, ObjectStores], tmp_path: Path) -> None:
     bus, _ = stores
     epochs = 16
-    strategy = example_yaml(epochs=epochs, batch_size=8, early_stopping={"enabled": False},
+    strategy = example_yaml(epochs=epochs, batch_size=8, early_stopping=None,
                             checkpoint={"every_epochs": 1})
     op = await submit(bus, "training", "cpu", {"strategy_yaml": strategy, "device": "cpu"})
     quick = msgspec.structs.replace(settings, ack_wait_s=2.0)

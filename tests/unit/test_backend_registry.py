@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ktrdr.backend.registry import from_heartbeat
+from ktrdr.protocol.workers import from_heartbeat
 from ktrdr.protocol.messages import WorkerCounters, WorkerHeartbeat
 
 

@@ -27,26 +27,27 @@ def test_return_and_drawdown_figures() -> None:
     assert m["recovery_factor"] == pytest.approx(1.0)
     years = 4 / 365.25
     assert m["annualized_return"] == pytest.approx(1.3 ** (1 / years) - 1)
-    assert m["calmar"] == pytest.approx(m["annualized_return"] / 0.25)
+    assert m["calmar_ratio"] == pytest.approx(m["annualized_return"] / 0.25)
     returns = np.array([0.2, -0.25, 20 / 90, 20 / 110])
-    assert m["sharpe"] == pytest.approx(returns.mean() / returns.std(ddof=1) * np.sqrt(4 / years))
-    assert m["sortino"] == pytest.approx(returns.mean() / np.sqrt((0.25**2) / 4) * np.sqrt(4 / years))
+    assert m["sharpe_ratio"] == pytest.approx(returns.mean() / returns.std(ddof=1) * np.sqrt(4 / years))
+    assert m["sortino_ratio"] == pytest.approx(returns.mean() / np.sqrt((0.25**2) / 4) * np.sqrt(4 / years))
 
 
 def test_trade_statistics() -> None:
     equity = pd.Series([100.0] * 5, index=DAYS)
     m = compute_metrics(equity, trades([50.0, -20.0, 10.0, -5.0, 0.0], [2, 1, 1, 4, 2]), 100.0)
-    assert (m["trades"], m["winners"], m["losers"]) == (5, 2, 2)
+    assert (m["total_trades"], m["winning_trades"], m["losing_trades"]) == (5, 2, 2)
     assert m["win_rate"] == pytest.approx(0.4) and m["profit_factor"] == pytest.approx(60 / 25)
     assert (m["avg_win"], m["avg_loss"], m["largest_win"], m["largest_loss"]) == (30.0, -12.5, 50.0, -20.0)
-    assert m["avg_holding_bars"] == 2.0 and m["avg_holding_period"] == 2 * 86400.0
+    assert m["avg_holding_bars"] == 2.0 and m["avg_holding_period"] == 2 * 24.0
+    assert m["avg_win_holding_bars"] == 1.5 and m["avg_loss_holding_period"] == 2.5 * 24.0
 
 
 def test_undefined_metrics_are_none_without_trades_or_risk() -> None:
     m = compute_metrics(pd.Series([100.0] * 5, index=DAYS), trades([], []), 100.0)
-    for key in ("win_rate", "profit_factor", "avg_win", "largest_loss", "sharpe", "recovery_factor"):
+    for key in ("win_rate", "profit_factor", "avg_win", "largest_loss", "sharpe_ratio", "recovery_factor"):
         assert m[key] is None, key
-    assert m["trades"] == 0 and m["max_drawdown"] == 0.0
+    assert m["total_trades"] == 0 and m["max_drawdown"] == 0.0
 
 
 def test_bytes_round_trip_is_exact_and_compact() -> None:

@@ -17,7 +17,7 @@ from ktrdr.cli.main import app
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
-KTRDR_SERVICES = ("backend", "backtest-worker", "training-worker", "training-worker-gpu", "data-worker")
+KTRDR_SERVICES = ("backend", "backtest-worker", "training-worker", "training-worker-gpu", "data-worker", "monitor-web")
 UNITS = sorted((ROOT / "services").glob("*.service"))
 
 
@@ -87,6 +87,19 @@ def test_the_ib_data_worker_runs_only_under_its_profile() -> None:
 
 def test_scalable_services_have_no_fixed_container_name() -> None:
     assert not [s for s in ("backtest-worker", "training-worker") if "container_name" in SERVICES[s]]
+
+
+def test_the_web_monitor_is_published_on_the_hosts_loopback_only() -> None:
+    web = SERVICES["monitor-web"]
+    assert command_of(web)[:3] == ["ktrdr", "monitor", "--web"]
+    assert [p.rsplit(":", 2)[0] for p in web["ports"]] == ["127.0.0.1"], "no login: never on every host address"
+
+
+def test_the_image_copies_every_package_directory() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    dirs = {"ktrdr", *re.findall(r'= "(\w+)"', pyproject.split("package-dir", 1)[1].splitlines()[0])}
+    copied = set(re.findall(r"^COPY (\w+) \./", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    assert dirs <= copied, f"the Dockerfile does not copy {sorted(dirs - copied)}"
 
 
 def test_dockerfile_takes_the_torch_variant_the_compose_file_passes() -> None:

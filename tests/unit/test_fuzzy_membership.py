@@ -33,12 +33,12 @@ def test_bad_parameters(kind, params, msg):
 def test_engine_names_columns_by_timeframe_set_membership():
     cfg = load_strategy("""
 name: f
-training_data: {symbols: X, timeframes: 1h}
+training_data: {symbols: {mode: single, symbol: X}, timeframes: {mode: single, timeframe: 1h}}
 indicators: {bb: {type: bbands}}
-fuzzy_sets: {pos: {indicator: bb.percent_b, low: [0, 0, 0.5], high: [0.5, 1, 1]}}
-nn_inputs: [{fuzzy_set: pos}]
+fuzzy_sets: {pos: {indicator: bb.middle, low: [0, 0, 0.5], high: [0.5, 1, 1]}}
+nn_inputs: [{fuzzy_set: pos, timeframes: all}]
 """)
-    ind = pd.DataFrame({"bb.percent_b": [0.0, 0.25, 0.75, np.nan]})
+    ind = pd.DataFrame({"bb.middle": [0.0, 0.25, 0.75, np.nan]})
     out = fuzzify(ind, cfg.fuzzy_sets, "1h")
     assert list(out.columns) == ["1h_pos_low", "1h_pos_high"]
     np.testing.assert_allclose(out.to_numpy(), [[1, 0], [.5, 0], [0, .5], [np.nan, np.nan]])

@@ -20,7 +20,7 @@ SAMPLES = [
     WorkerHeartbeat(worker_id="w1", kind="training", pool="gpu", status="busy", running=["op_a"],
                     capabilities=Capabilities(cpus=8, memory_mb=1024, gpu=GpuInfo(name="A100", memory_mb=40000)),
                     seq=3, sent_at=123),
-    WorkOrder(operation_id="op_x", type="dummy", pool="cpu", attempt=2, parameters={"steps": 3}, resume=True),
+    WorkOrder(operation_id="op_x", type="dummy", pool="cpu", dispatch=2, parameters={"steps": 3}, resume=True),
     CancelRequest(reason="user asked", requested_by="cli"),
     OperationProgress(operation_id="op_x", attempt=2, seq=7, percentage=42.5, current_step="epoch 3",
                       context={"epoch": 3}),

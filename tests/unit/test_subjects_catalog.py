@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ktrdr.operations.kinds import work_pairs
 from ktrdr.protocol.subjects import KV_BUCKETS, OBJECT_BUCKETS, Names
 
 CATALOG = Path(__file__).resolve().parents[2] / "subjects.md"
@@ -37,8 +38,8 @@ def built_names(n: Names) -> set[str]:
             out.add(built)
     out.update(n.lifecycle_subjects()[:1] + n.progress_subjects())
     out.update(n.bucket(b) for b in (*KV_BUCKETS, *OBJECT_BUCKETS))
-    out.update(n.work_consumer(t, p) for t, p in n.work_pairs())
-    out.update(n.work(t, p) for t, p in n.work_pairs())
+    out.update(n.work_consumer(t, p) for t, p in work_pairs())
+    out.update(n.work(t, p) for t, p in work_pairs())
     return out
 
 
@@ -48,10 +49,10 @@ def test_every_built_name_is_documented() -> None:
 
 
 def test_every_api_endpoint_is_documented() -> None:
-    from ktrdr.protocol.api import ENDPOINTS
+    from ktrdr.operations.kinds import api_endpoints
 
     n = Names("ktrdr")
-    missing = sorted(n.api(a, v) for a, v in ENDPOINTS if n.api(a, v) not in documented())
+    missing = sorted(n.api(a, v) for a, v in api_endpoints() if n.api(a, v) not in documented())
     assert not missing, f"add these endpoints to subjects.md: {missing}"
 
 

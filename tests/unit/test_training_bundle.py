@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ktrdr.strategy.config import ModelConfig
+from ktrdr.strategy.config import ModelConfig, model_config
 from ktrdr.training.bundle import ModelBundle, bundle_key, latest_key, next_version, parse_bundle_key
 from ktrdr.training.errors import BundleError
 from ktrdr.training.models import build_model
@@ -22,7 +22,7 @@ def _bundle(cfg: ModelConfig, output_format: str = "classification", n_features:
                        metrics={"accuracy": np.float32(0.5)}, label_config={"method": "zigzag"})
 
 
-@pytest.mark.parametrize("cfg", [ModelConfig(hidden_layers=[8]), ModelConfig(type="lstm", hidden_layers=[6],
+@pytest.mark.parametrize("cfg", [model_config(hidden_layers=[8]), model_config("lstm", hidden_layers=[6],
                                                                              sequence_length=3)])
 def test_round_trip_predicts_identically(cfg: ModelConfig) -> None:
     bundle = _bundle(cfg)
@@ -34,7 +34,7 @@ def test_round_trip_predicts_identically(cfg: ModelConfig) -> None:
 
 
 def test_probabilities_sum_to_one_and_warmup_rows_are_nan() -> None:
-    bundle = _bundle(ModelConfig(type="gru", hidden_layers=[5], sequence_length=4))
+    bundle = _bundle(model_config("gru", hidden_layers=[5], sequence_length=4))
     features = np.random.default_rng(1).normal(size=(20, 4))
     features[10, 2] = np.nan
     probs = bundle.predict(features, batch_size=3)
@@ -45,7 +45,7 @@ def test_probabilities_sum_to_one_and_warmup_rows_are_nan() -> None:
 
 
 def test_sequence_prediction_uses_the_window_ending_at_each_row() -> None:
-    bundle = _bundle(ModelConfig(type="lstm", hidden_layers=[5], sequence_length=3))
+    bundle = _bundle(model_config("lstm", hidden_layers=[5], sequence_length=3))
     features = np.random.default_rng(2).normal(size=(10, 4)).astype(np.float32)
     with torch.no_grad():
         direct = torch.softmax(bundle.build_model()(torch.as_tensor(features[4:7])[None]), dim=1).numpy()
@@ -53,12 +53,12 @@ def test_sequence_prediction_uses_the_window_ending_at_each_row() -> None:
 
 
 def test_regression_predicts_a_vector() -> None:
-    out = _bundle(ModelConfig(hidden_layers=[4]), "regression").predict(np.zeros((5, 4)))
+    out = _bundle(model_config(hidden_layers=[4]), "regression").predict(np.zeros((5, 4)))
     assert out.shape == (5,) and np.isfinite(out).all()
 
 
 def test_wrong_feature_count_and_garbage_blobs_are_rejected() -> None:
-    bundle = _bundle(ModelConfig(hidden_layers=[4]))
+    bundle = _bundle(model_config(hidden_layers=[4]))
     with pytest.raises(BundleError, match="f0"):
         bundle.predict(np.zeros((3, 5)))
     with pytest.raises(BundleError):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ktrdr.strategy.config import ModelConfig
+from ktrdr.strategy.config import ModelConfig, model_config
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.models import build_model, parameter_count, sliding_windows, window_length
 
@@ -13,7 +13,7 @@ from ktrdr.training.models import build_model, parameter_count, sliding_windows,
 @pytest.mark.parametrize("kind", ["mlp", "lstm", "gru"])
 @pytest.mark.parametrize("output_format,width", [("classification", 3), ("regression", 1)])
 def test_output_shapes(kind: str, output_format: str, width: int) -> None:
-    cfg = ModelConfig(type=kind, hidden_layers=[8, 4], sequence_length=5, dropout=0.1)
+    cfg = model_config(kind, hidden_layers=[8, 4], sequence_length=5, dropout=0.1)
     model = build_model(cfg, n_features=6, output_format=output_format)
     x = torch.randn(7, 6) if kind == "mlp" else torch.randn(7, 5, 6)
     assert model(x).shape == (7, width)
@@ -22,12 +22,12 @@ def test_output_shapes(kind: str, output_format: str, width: int) -> None:
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", "leaky_relu"])
 def test_mlp_parameter_count(activation: str) -> None:
-    model = build_model(ModelConfig(hidden_layers=[10, 5], activation=activation), 4, "classification")
+    model = build_model(model_config(hidden_layers=[10, 5], activation=activation), 4, "classification")
     assert parameter_count(model) == (4 * 10 + 10) + (10 * 5 + 5) + (5 * 3 + 3)
 
 
 def test_recurrent_layers_take_their_own_widths() -> None:
-    model = build_model(ModelConfig(type="gru", hidden_layers=[6, 3]), 2, "regression")
+    model = build_model(model_config("gru", hidden_layers=[6, 3]), 2, "regression")
     expected = 3 * (6 * 2 + 6 * 6 + 2 * 6) + 3 * (3 * 6 + 3 * 3 + 2 * 3) + (3 + 1)
     assert parameter_count(model) == expected
 

@@ -19,7 +19,9 @@ torch.set_num_threads(1)
 STRATEGY = """
 name: planted_rsi
 version: "3.0"
-training_data: {symbols: [SYNTH], timeframes: [1h]}
+training_data:
+  symbols: {mode: single, symbol: SYNTH}
+  timeframes: {mode: single, timeframe: 1h}
 indicators:
   rsi_7: {type: rsi, period: 7}
 fuzzy_sets:
@@ -29,11 +31,13 @@ fuzzy_sets:
     neutral: [30, 50, 70]
     overbought: [60, 100, 100]
 nn_inputs:
-  - {fuzzy_set: rsi_7}
-  - {indicator: rsi_7, normalization: zscore}
-model: {type: %s, hidden_layers: [16], dropout: 0.0, sequence_length: 4}
+  - {fuzzy_set: rsi_7, timeframes: all}
+  - {raw_indicator: rsi_7, timeframes: all, normalization: zscore}
+model: {type: %s, architecture: {hidden_layers: [16], dropout: 0.0, sequence_length: 4}}
 training:
-  labels: {method: zigzag, threshold: 0.02, lookahead: 10}
+  labels: {source: zigzag, zigzag_threshold: 0.02, label_lookahead: 10}
+  # Segment labels make HOLD rare (extremes only): inverse-frequency weights would trade accuracy for it.
+  class_weights: none
   epochs: 12
   batch_size: 64
   learning_rate: 0.01
@@ -58,6 +62,10 @@ def test_planted_signal_beats_baseline_and_reports_steps(frames: dict) -> None:
     assert summary["model"]["parameters"] > 0 and summary["device"] == "cpu"
     assert summary["data"]["samples"]["train"] > summary["data"]["samples"]["test"]
     assert bundle.feature_names == ["1h_rsi_7_oversold", "1h_rsi_7_neutral", "1h_rsi_7_overbought", "1h_rsi_7"]
+    labels = summary["labels"]
+    assert labels["source"] == "zigzag" and labels["sample_weighting"] == "uniform"
+    assert labels["classes"] == ["BUY", "HOLD", "SELL"] == bundle.classes
+    assert sum(labels["train_counts"].values()) == summary["data"]["samples"]["train"]
 
 
 def test_bundle_reproduces_its_inputs_and_predictions_after_round_trip(frames: dict) -> None:
@@ -68,7 +76,7 @@ def test_bundle_reproduces_its_inputs_and_predictions_after_round_trip(frames: d
     x = Normalizer.from_dict(loaded.normalization).transform(build_features(strategy, frames)).to_numpy()
     np.testing.assert_array_equal(loaded.predict(x), bundle.predict(x))
     assert loaded.metrics["test"]["accuracy"] == summary["test"]["accuracy"]
-    assert loaded.label_config["lookahead"] == 10 and loaded.window == 4
+    assert loaded.label_config["label_lookahead"] == 10 and loaded.window == 4
 
 
 def test_cancel_before_training_stops_at_the_next_step(frames: dict) -> None:

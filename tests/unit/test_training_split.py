@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ktrdr.strategy.config import DataSplitConfig, LabelConfig, TrainingConfig
+from ktrdr.strategy.config import (DataSplitConfig, TrainingConfig, TripleBarrierLabels, ZigzagLabels,
+                                   label_span)
 from ktrdr.training.errors import TrainingError
 from ktrdr.training.split import chronological_split, split_from_config
 
@@ -50,9 +51,11 @@ def test_embargo_that_empties_a_part_is_rejected_with_a_hint() -> None:
 
 
 def test_config_embargo_defaults_to_label_span() -> None:
-    cfg = TrainingConfig(labels=LabelConfig(method="zigzag", lookahead=7))
-    s = split_from_config(1000, cfg.data_split, default_embargo=99)
+    cfg = TrainingConfig(labels=ZigzagLabels(label_lookahead=7))
+    s = split_from_config(1000, cfg.data_split, default_embargo=label_span(cfg.labels))
     assert s.embargo == 7
+    tb = TrainingConfig(labels=TripleBarrierLabels(max_holding_period=30))
+    assert label_span(tb.labels) == 30
     explicit = split_from_config(1000, DataSplitConfig(embargo_bars=0), default_embargo=7)
     assert explicit.embargo == 0
     unset = split_from_config(1000, DataSplitConfig(), default_embargo=4)

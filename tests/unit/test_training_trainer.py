@@ -8,18 +8,19 @@ import torch
 from ktrdr.context import CancelToken, MemoryCheckpointer, ProgressReporter
 from ktrdr.errors import OperationCancelled
 from ktrdr.strategy.config import (CheckpointConfig, EarlyStoppingConfig, ModelConfig, SchedulerConfig,
-                                   TrainingConfig)
+                                   TrainingConfig, model_config)
+from ktrdr.training.errors import TrainingError
 from ktrdr.training.evaluate import classification_metrics
 from ktrdr.training.synthetic import planted_features
 from ktrdr.training.trainer import train_model
 
 torch.set_num_threads(1)
-MLP = ModelConfig(type="mlp", hidden_layers=[16, 8], dropout=0.1)
+MLP = model_config("mlp", hidden_layers=[16, 8], dropout=0.1)
 
 
 def _cfg(**kw: object) -> TrainingConfig:
     base: dict[str, object] = dict(epochs=6, batch_size=64, seed=7, learning_rate=0.01,
-                                   early_stopping=EarlyStoppingConfig(enabled=False),
+                                   early_stopping=None,
                                    checkpoint=CheckpointConfig(every_epochs=2, every_seconds=3600.0))
     return TrainingConfig(**(base | kw))
 
@@ -81,7 +82,7 @@ def test_early_stopping_restores_the_best_weights() -> None:
     y = rng.integers(0, 3, size=300)  # pure noise: validation loss soon rises
     cfg = _cfg(epochs=60, learning_rate=0.05, early_stopping=EarlyStoppingConfig(enabled=True, patience=3))
     probe = MemoryCheckpointer()
-    out = _train(cfg, ModelConfig(hidden_layers=[64, 64], dropout=0.0), (x[:200], y[:200], x[200:], y[200:]),
+    out = _train(cfg, model_config(hidden_layers=[64, 64], dropout=0.0), (x[:200], y[:200], x[200:], y[200:]),
                  checkpointer=probe)
     assert out.stopped_early and out.epochs_run < 60 and out.epochs_since_improvement == 3
     assert out.best_epoch == out.epochs_run - 3
@@ -99,9 +100,9 @@ def test_cancel_stops_within_one_batch_and_saves_a_checkpoint() -> None:
     assert ckpt.saves == 1 and ckpt.state
 
 
-@pytest.mark.parametrize("model", [MLP, ModelConfig(type="gru", hidden_layers=[8], sequence_length=4)])
+@pytest.mark.parametrize("model", [MLP, model_config("gru", hidden_layers=[8], sequence_length=4)])
 def test_resumed_run_equals_uninterrupted_run(model: ModelConfig) -> None:
-    cfg = _cfg(epochs=5, scheduler=SchedulerConfig(type="step", step_size=2, gamma=0.5))
+    cfg = _cfg(epochs=5, lr_scheduler=SchedulerConfig(type="step", step_size=2, gamma=0.5))
     full = _train(cfg, model)
     ckpt = MemoryCheckpointer()
     batches_per_epoch = int(np.ceil((800 - model.sequence_length + 1 if model.type != "mlp" else 800) / 64))
@@ -140,9 +141,34 @@ def test_regression_trains_and_reports_no_accuracy() -> None:
 
 
 def test_checkpoints_every_n_epochs_and_at_the_end_with_every_scheduler() -> None:
-    for kind in ("plateau", "exponential"):
+    for kind in ("reduce_on_plateau", "exponential"):
         ckpt = MemoryCheckpointer()
-        out = _train(_cfg(epochs=5, scheduler=SchedulerConfig(type=kind)), checkpointer=ckpt)
+        out = _train(_cfg(epochs=5, lr_scheduler=SchedulerConfig(type=kind)), checkpointer=ckpt)
         assert ckpt.saves == 3  # after epochs 2 and 4, and the finished state after 5
-        assert _train(_cfg(epochs=5, scheduler=SchedulerConfig(type=kind)), checkpointer=ckpt).epochs_run == 5
+        assert _train(_cfg(epochs=5, lr_scheduler=SchedulerConfig(type=kind)), checkpointer=ckpt).epochs_run == 5
         assert out.history[-1]["learning_rate"] <= out.history[0]["learning_rate"]
+
+
+def _predicted(outcome, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return outcome.model(torch.as_tensor(x)).argmax(dim=1).numpy()
+
+
+def test_sample_weights_decide_which_samples_an_epoch_draws() -> None:
+    # Weight only on BUY rows: every draw is a BUY sample, so the model learns to say BUY everywhere.
+    xt, yt, xv, yv = _data()
+    only_buy = (yt == 0).astype(float)
+    skewed = _train(_cfg(class_weights="none"), data=(xt, yt, xv, yv), sample_weights=only_buy)
+    assert (_predicted(skewed, xv) == 0).mean() > 0.95
+    uniform = _train(_cfg(class_weights="none"), data=(xt, yt, xv, yv), sample_weights=np.ones(len(yt)))
+    assert (_predicted(uniform, xv) == 0).mean() < 0.6
+    with pytest.raises(TrainingError, match="sample weights must be 800"):
+        _train(_cfg(), data=(xt, yt, xv, yv), sample_weights=np.ones(5))
+
+
+def test_four_classes_train_a_four_logit_model() -> None:
+    xt, yt, xv, yv = _data()
+    yt4, yv4 = np.where(xt[:, 2] > 1.0, 3, yt), np.where(xv[:, 2] > 1.0, 3, yv)
+    out = _train(_cfg(), data=(xt, yt4, xv, yv4), n_classes=4)
+    assert out.model(torch.as_tensor(xv[:2])).shape == (2, 4)
+    assert 3 in _predicted(out, xv)
