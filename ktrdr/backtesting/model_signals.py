@@ -17,6 +17,7 @@ from ktrdr.backtesting.errors import BacktestError
 from ktrdr.data.timeframes import to_utc
 from ktrdr.strategy import StrategyConfig, build_features, load_strategy
 from ktrdr.strategy.config import DecisionsConfig
+from ktrdr.strategy.features import Context
 from ktrdr.strategy.normalize import Normalizer
 from ktrdr.training.bundle import PREDICT_BATCH, ModelBundle
 
@@ -38,10 +39,12 @@ def history_bars(strategy: StrategyConfig, bundle: ModelBundle | None = None) ->
     return strategy.training_data.history_required + window - 1
 
 
-def model_features(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame]) -> np.ndarray:
-    """Normalized feature matrix (base bars × bundle.feature_names), float32, NaN during warm-up."""
+def model_features(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *,
+                   context: Context | None = None) -> np.ndarray:
+    """Normalized feature matrix (base bars × bundle.feature_names), float32, NaN during warm-up;
+    `context` holds the series of data_source indicators by source id."""
     strategy = bundle_strategy(bundle)
-    features = build_features(strategy, frames)
+    features = build_features(strategy, frames, context=context)
     if list(features.columns) != list(bundle.feature_names):
         raise BacktestError(f"strategy features {list(features.columns)} differ from the model's "
                             f"{bundle.feature_names}", field="model.feature_names",
@@ -62,20 +65,25 @@ def model_probabilities(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
     return bundle.predict(model_features(bundle, frames), batch_size=batch_size)
 
 
+def is_state_model(bundle: ModelBundle) -> bool:
+    """True for a classifier of market states (regime, context labels), whose classes are not trades."""
+    return bundle.output_format == "classification" and tuple(bundle.classes) != CLASSES
+
+
 def _require_trading_classes(bundle: ModelBundle) -> None:
     """Regime and context models name market states, not trades: reading them as BUY/HOLD/SELL would be wrong."""
-    if bundle.output_format == "classification" and tuple(bundle.classes) != CLASSES:
+    if is_state_model(bundle):
         raise BacktestError(f"the model predicts {bundle.classes}, not trading signals {list(CLASSES)}",
                             field="training.labels.source",
                             hint="backtest a model trained on zigzag, triple_barrier or forward_return labels")
 
 
 def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *, first_bar: int = 0,
-                  batch_size: int = PREDICT_BATCH) -> np.ndarray:
+                  batch_size: int = PREDICT_BATCH, context: Context | None = None) -> np.ndarray:
     """What decide() reads: class probabilities or predicted returns; rows before `first_bar` or unscorable
     are a certain HOLD (NaN for regression, which the cost rule holds)."""
     _require_trading_classes(bundle)
-    outputs = bundle.predict(model_features(bundle, frames), batch_size=batch_size)
+    outputs = bundle.predict(model_features(bundle, frames, context=context), batch_size=batch_size)
     outputs[:first_bar] = np.nan
     if bundle.output_format == "classification":
         outputs[~np.isfinite(outputs).all(axis=1)] = _HOLD_ROW
@@ -83,7 +91,8 @@ def model_outputs(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame], *, fi
 
 
 def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
-                  decisions: DecisionsConfig | DecisionRule | None = None, *, first_bar: int = 0) -> np.ndarray:
+                  decisions: DecisionsConfig | DecisionRule | None = None, *, first_bar: int = 0,
+                  context: Context | None = None) -> np.ndarray:
     """Signals (+1/0/-1, int8) aligned to the base timeframe's bars of `frames`, inference batched.
 
     Bars before `first_bar` (the engine's warm-up) get no signal, so that position-aware decisions start
@@ -96,7 +105,7 @@ def model_signals(bundle: ModelBundle, frames: Mapping[str, pd.DataFrame],
                             f"{bundle.output_format!r}", field="decisions.output_format",
                             hint=f"set decisions.output_format: {bundle.output_format}")
     times = pd.DatetimeIndex(frames[strategy.training_data.base].index)
-    return decide(model_outputs(bundle, frames, first_bar=first_bar), rule, times)
+    return decide(model_outputs(bundle, frames, first_bar=first_bar, context=context), rule, times)
 
 
 def history_window(frames: Mapping[str, pd.DataFrame], base: str, start: object,

@@ -1,4 +1,5 @@
-"""Model registry over `<ns>_models`: versioned bundles `{strategy}/{timeframe}_v{N}` and a latest pointer each.
+"""Model registry over `<ns>_models`: versioned bundles `{strategy}/{line}_v{N}` and a latest pointer each
+(the line is the timeframe, or `{SYM1+SYM2}_{timeframe}` for a multi-symbol model: see ktrdr.training.keys).
 
 Concurrent trainers: a version number is claimed by publishing the bundle's meta record with
 `Nats-Expected-Last-Subject-Sequence: 0`, which the server accepts only if that name was never written
@@ -18,42 +19,44 @@ from nats.js.object_store import ObjectStore
 from ktrdr.bus import objects_io as io
 from ktrdr.bus.objects import ObjectNotFound, ThreadBridge
 from ktrdr.errors import BusError, KtrdrError
-from ktrdr.training.keys import bundle_key, latest_key, next_version, parse_bundle_key
+from ktrdr.training.keys import bundle_key, latest_key, next_version, parse_bundle_key, split_line
 
 MAX_ATTEMPTS = 100
 
 
 class ModelRefError(KtrdrError, ValueError):
-    """A model reference is malformed or matches bundles of several timeframes; `ref` is the reference."""
+    """A model reference is malformed or matches bundles of several lines; `ref` is the reference."""
 
     def __init__(self, message: str, *, ref: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.ref = ref
 
 
-async def save_bundle(store: ObjectStore, strategy: str, timeframe: str, data: bytes) -> str:
-    """Store a bundle as the next free version of (strategy, timeframe), advance `latest`; returns its key."""
-    bundle_key(strategy, timeframe, 1)  # validates the parts before anything is uploaded
+async def save_bundle(store: ObjectStore, strategy: str, line: str, data: bytes) -> str:
+    """Store a bundle as the next free version of (strategy, line), advance `latest`; returns its key.
+
+    `line` is a timeframe, or what keys.model_line makes of a symbol set and a timeframe."""
+    bundle_key(strategy, line, 1)  # validates the parts before anything is uploaded
     existing = [i.name for i in await io.infos(store, include_deleted=True)]
     staged = await io.upload(store, data)
     try:
-        version = await _claim(store, staged, strategy, timeframe, next_version(existing, strategy, timeframe))
+        version = await _claim(store, staged, strategy, line, next_version(existing, strategy, line))
     except BaseException:
         await io.discard(store, staged.nuid)
         raise
-    await _advance_latest(store, strategy, timeframe, version)
-    return bundle_key(strategy, timeframe, version)
+    await _advance_latest(store, strategy, line, version)
+    return bundle_key(strategy, line, version)
 
 
-async def _claim(store: ObjectStore, staged: ObjectInfo, strategy: str, timeframe: str, first: int) -> int:
+async def _claim(store: ObjectStore, staged: ObjectInfo, strategy: str, line: str, first: int) -> int:
     for version in range(first, first + MAX_ATTEMPTS):
-        headers = {"strategy": strategy, "timeframe": timeframe, "version": str(version)}
+        headers = {"strategy": strategy, "line": line, "version": str(version)}
         try:
-            await io.publish(store, staged, bundle_key(strategy, timeframe, version), headers, expect_seq=0)
+            await io.publish(store, staged, bundle_key(strategy, line, version), headers, expect_seq=0)
             return version
         except io.ObjectConflict:
             continue  # another trainer took this number first
-    raise BusError(f"could not claim a version of {strategy}/{timeframe} in {MAX_ATTEMPTS} tries",
+    raise BusError(f"could not claim a version of {strategy}/{line} in {MAX_ATTEMPTS} tries",
                    hint="too many concurrent saves of one model; retry the save")
 
 
@@ -63,31 +66,35 @@ def _pointed_version(info: ObjectInfo | None) -> int:
     return int(io.decode_headers(info.headers).get("version", "0"))
 
 
-async def _advance_latest(store: ObjectStore, strategy: str, timeframe: str, version: int) -> None:
-    target = bundle_key(strategy, timeframe, version)
+async def _advance_latest(store: ObjectStore, strategy: str, line: str, version: int) -> None:
+    target = bundle_key(strategy, line, version)
     # Compare-and-set that only moves forwards: a trainer finishing late must not point back at its older version.
-    await io.swap(store, latest_key(strategy, timeframe), target.encode(), {"target": target, "version": str(version)},
+    await io.swap(store, latest_key(strategy, line), target.encode(), {"target": target, "version": str(version)},
                   keep=lambda current: _pointed_version(current) >= version)
 
 
 async def list_models(store: ObjectStore) -> list[dict[str, Any]]:
-    """Every stored bundle version: key, strategy, timeframe, version, size, created (ISO time)."""
+    """Every stored bundle version: key, strategy, line, symbols (of a multi-symbol line), timeframe, version,
+    size, created (ISO time)."""
     rows = []
     for info in await io.infos(store):
         if (parsed := parse_bundle_key(info.name)) is not None:
-            strategy, timeframe, version = parsed
-            rows.append({"key": info.name, "strategy": strategy, "timeframe": timeframe, "version": version,
-                         "size": info.size or 0, "created": info.mtime or ""})
-    return sorted(rows, key=lambda r: (r["strategy"], r["timeframe"], r["version"]))
+            strategy, line, version = parsed
+            symbols, timeframe = split_line(line)
+            rows.append({"key": info.name, "strategy": strategy, "line": line, "symbols": symbols,
+                         "timeframe": timeframe, "version": version, "size": info.size or 0,
+                         "created": info.mtime or ""})
+    return sorted(rows, key=lambda r: (r["strategy"], r["line"], r["version"]))
 
 
 async def resolve_model(store: ObjectStore, ref: str) -> str:
-    """The versioned key named by `strategy`, `strategy@3`, `strategy/1h` (its latest) or `strategy/1h_v3`."""
+    """The versioned key named by `strategy`, `strategy@3`, `strategy/1h` (its latest), `strategy/1h_v3`, or
+    the same with a multi-symbol line (`strategy/EURUSD+GBPUSD_1h`); `strategy/1h` also finds the one line of 1h."""
     if parse_bundle_key(ref) is not None:
         return ref
-    strategy, slash, timeframe = ref.partition("/")
+    strategy, slash, line = ref.partition("/")
     if slash:
-        return await _latest(store, strategy, timeframe, ref)
+        return await _latest(store, strategy, await _line_of(store, strategy, line, ref), ref)
     strategy, at, wanted = ref.partition("@")
     models = [m for m in await list_models(store) if m["strategy"] == strategy]
     if at:
@@ -95,23 +102,35 @@ async def resolve_model(store: ObjectStore, ref: str) -> str:
             raise ModelRefError(f"model reference {ref!r}: version {wanted!r} is not a number", ref=ref,
                                 hint="write strategy@3")
         models = [m for m in models if m["version"] == int(wanted)]
-    timeframes = sorted({m["timeframe"] for m in models})
+    lines = sorted({m["line"] for m in models})
     if not models:
         stored = sorted({m["strategy"] for m in await list_models(store)})
         raise ObjectNotFound(io.bucket_of(store), ref, hint=f"stored strategies: {stored or 'none'}")
-    if len(timeframes) > 1:
-        raise ModelRefError(f"model reference {ref!r} matches timeframes {timeframes}", ref=ref,
-                            hint=f"name one, e.g. {strategy}/{timeframes[0]}")
-    return models[-1]["key"] if at else await _latest(store, strategy, timeframes[0], ref)
+    if len(lines) > 1:
+        raise ModelRefError(f"model reference {ref!r} matches lines {lines}", ref=ref,
+                            hint=f"name one, e.g. {strategy}/{lines[0]}")
+    return models[-1]["key"] if at else await _latest(store, strategy, lines[0], ref)
 
 
-async def _latest(store: ObjectStore, strategy: str, timeframe: str, ref: str) -> str:
-    pointer = await io.live_info(store, latest_key(strategy, timeframe))
+async def _line_of(store: ObjectStore, strategy: str, line: str, ref: str) -> str:
+    """`line` itself when stored; else the one stored line of `strategy` whose timeframe is `line`."""
+    models = [m for m in await list_models(store) if m["strategy"] == strategy]
+    if not models or any(m["line"] == line for m in models):
+        return line
+    matches = sorted({m["line"] for m in models if m["timeframe"] == line})
+    if len(matches) > 1:
+        raise ModelRefError(f"model reference {ref!r} matches lines {matches}", ref=ref,
+                            hint=f"name one, e.g. {strategy}/{matches[0]}")
+    return matches[0] if matches else line
+
+
+async def _latest(store: ObjectStore, strategy: str, line: str, ref: str) -> str:
+    pointer = await io.live_info(store, latest_key(strategy, line))
     target = io.decode_headers(pointer.headers).get("target", "") if pointer else ""
     if target and await io.live_info(store, target) is not None:
         return target
     # No pointer (a trainer died between claiming a version and moving it) or a deleted target: newest wins.
-    versions = [m for m in await list_models(store) if (m["strategy"], m["timeframe"]) == (strategy, timeframe)]
+    versions = [m for m in await list_models(store) if (m["strategy"], m["line"]) == (strategy, line)]
     if not versions:
         raise ObjectNotFound(io.bucket_of(store), ref, hint="list stored models with list_models()")
     return versions[-1]["key"]
@@ -129,9 +148,9 @@ async def load_bundle(store: ObjectStore, ref: str) -> bytes:
 class ModelRegistry(ThreadBridge):
     """The model registry for worker threads (same semantics as the async functions)."""
 
-    def save(self, strategy: str, timeframe: str, data: bytes) -> str:
+    def save(self, strategy: str, line: str, data: bytes) -> str:
         """Store the next version; returns its key."""
-        return self._run(save_bundle(self.store, strategy, timeframe, data))
+        return self._run(save_bundle(self.store, strategy, line, data))
 
     def load(self, ref: str) -> bytes:
         """The bundle a reference names."""

@@ -104,10 +104,17 @@ def import_(ctx: typer.Context,
             replace: bool = typer.Option(False, "--replace", help="Replace stored series instead of merging into them."),
             strict: bool = typer.Option(False, "--strict", help="Refuse files that need any repair (duplicates, "
                                         "unsorted rows, bad prices) instead of repairing them."),
+            context: Optional[str] = typer.Option(None, "--context", metavar="NAME",
+                                                  help="Store one CSV (timestamp,value or OHLCV) as the context "
+                                                       "series NAME that strategies' context_data read, e.g. "
+                                                       "fred_DGS2 or cot_EUR_net_pct."),
             ) -> None:
     """Validate CSV files (all of them first) and store each as a series; prints what validation repaired."""
     import msgspec
 
+    if context is not None:
+        _import_context(ctx, context, paths)
+        return
     parsed = _parse_all(_csv_files(paths), strict)
 
     def store(repo: Any) -> list[dict[str, Any]]:
@@ -121,6 +128,27 @@ def import_(ctx: typer.Context,
 
     done = _repo(ctx, store)
     emit(state(ctx), {"imported": done}, lambda: _render_imports(done))
+
+
+def _import_context(ctx: typer.Context, name: str, paths: list[Path]) -> None:
+    """Store one CSV as a named context series (replacing any earlier one)."""
+    from ktrdr.data.context_series import check_name, read_context_csv, save_context
+    from ktrdr.errors import KtrdrError
+
+    if len(paths) != 1 or not paths[0].is_file():
+        fail(f"--context {name} takes exactly one CSV file, got {[str(p) for p in paths]}",
+             hint="ktrdr data import --context fred_DGS2 DGS2.csv")
+    try:  # checked before connecting: a bad file or name needs no server to be reported
+        check_name(name)
+        frame = read_context_csv(paths[0])
+    except KtrdrError as exc:
+        fail(exc.message, exc.hint)
+    meta = _repo(ctx, lambda repo: save_context(repo, name, frame))
+    done = {"file": str(paths[0]), "context": name, "rows": int(meta["rows"]), "first": meta["first"],
+            "last": meta["last"]}
+    emit(state(ctx), {"imported": [done]},
+         lambda: typer.echo(f"{paths[0]} → context series {name}: stored {done['rows']} rows "
+                            f"{done['first']} .. {done['last']}"))
 
 
 def _render_imports(done: list[dict[str, Any]]) -> None:
@@ -138,8 +166,18 @@ def _render_imports(done: list[dict[str, Any]]) -> None:
 # -- read-only views ----------------------------------------------------------------------------------------
 
 @app.command("list")
-def list_(ctx: typer.Context) -> None:
+def list_(ctx: typer.Context,
+          context: bool = typer.Option(False, "--context", help="List the context series instead "
+                                       "(imported with `ktrdr data import --context`)."),
+          ) -> None:
     """Every stored series with rows, first and last bar, and source."""
+    if context:
+        from ktrdr.data.context_series import context_infos
+
+        rows = _repo(ctx, context_infos)
+        cols = ["name", "rows", "first", "last", "source"]
+        emit(state(ctx), rows, lambda: _table("context series", cols, [[r[c] for c in cols] for r in rows]))
+        return
     infos = [_info_dict(i) for i in _repo(ctx, lambda repo: repo.list())]
     cols = ["symbol", "timeframe", "rows", "first", "last", "source"]
     emit(state(ctx), infos, lambda: _table("stored series", cols, [[i[c] for c in cols] for i in infos]))

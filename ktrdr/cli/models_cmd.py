@@ -10,7 +10,7 @@ import typer
 from ktrdr.cli.common import State, emit, run, state
 
 T = TypeVar("T")
-app = typer.Typer(no_args_is_help=True, help="Trained model bundles (versioned per strategy and timeframe).")
+app = typer.Typer(no_args_is_help=True, help="Trained model bundles (versioned per strategy, symbol set and timeframe).")
 JSON = typer.Option(False, "--json", help="Machine-readable output (same as the global --json).")
 
 
@@ -39,14 +39,15 @@ async def _list(store: Any, strategy: str | None) -> list[dict[str, Any]]:
     from ktrdr.bus.objects_models import list_models, resolve_model
 
     rows = [m for m in await list_models(store) if strategy in (None, m["strategy"])]
-    latest = {await resolve_model(store, f"{s}/{tf}") for s, tf in {(m["strategy"], m["timeframe"]) for m in rows}}
+    latest = {await resolve_model(store, f"{s}/{line}") for s, line in {(m["strategy"], m["line"]) for m in rows}}
     return [m | {"latest": m["key"] in latest} for m in rows]
 
 
 @app.command("list")
 def list_(ctx: typer.Context, strategy: Optional[str] = typer.Option(None, "--strategy", help="Only this one."),
           as_json: bool = JSON) -> None:
-    """Every stored bundle version: strategy, timeframe, version, size, created, which one is latest."""
+    """Every stored bundle version: strategy, symbols (of a multi-symbol model), timeframe, version, size,
+    created, which one is latest."""
     st = _state(ctx, as_json)
     rows = _with_models(st, lambda store: _list(store, strategy))
     emit(st, rows, lambda: _render_list(rows))
@@ -59,9 +60,10 @@ def _render_list(rows: list[dict[str, Any]]) -> None:
     if not rows:
         typer.echo("no models stored (train one: ktrdr train STRATEGY.yaml)")
         return
-    table = Table("key", "strategy", "timeframe", "version", "size", "created", "latest")
+    table = Table("key", "strategy", "symbols", "timeframe", "version", "size", "created", "latest")
     for r in rows:
-        table.add_row(r["key"], r["strategy"], r["timeframe"], str(r["version"]), f"{r['size'] / 1024:.1f} KiB",
+        table.add_row(r["key"], r["strategy"], ",".join(r["symbols"]) or "-", r["timeframe"], str(r["version"]),
+                      f"{r['size'] / 1024:.1f} KiB",
                       str(r["created"])[:19], "*" if r["latest"] else "")
     Console().print(table)
 
@@ -81,7 +83,8 @@ async def _show(store: Any, ref: str) -> dict[str, Any]:
 
 @app.command()
 def show(ctx: typer.Context,
-         ref: str = typer.Argument(..., help="strategy, strategy@N, strategy/1h (its latest) or strategy/1h_vN."),
+         ref: str = typer.Argument(..., help="strategy, strategy@N, strategy/1h (its latest), strategy/1h_vN; "
+                                                  "a multi-symbol model also strategy/EURUSD+GBPUSD_1h_vN."),
          yaml_: bool = typer.Option(False, "--yaml", help="Also print the strategy YAML the model was trained on."),
          as_json: bool = JSON) -> None:
     """One bundle: model, features, label config, test and training metrics, data summary."""

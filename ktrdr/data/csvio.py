@@ -65,24 +65,41 @@ def _time_column(path: Path, table: pd.DataFrame) -> str:
                          hint=f"the header must name timestamp,{','.join(OHLCV_COLUMNS)}")
 
 
-def _parse(path: Path, table: pd.DataFrame) -> pd.DataFrame:
-    names = {c.strip().lower(): c for c in table.columns}
+def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The CSV as strings, and its columns by lower-cased, stripped name (line numbers match the file)."""
+    table = _read_table(path)
+    return table, {c.strip().lower(): c for c in table.columns}
+
+
+def csv_times(path: Path, table: pd.DataFrame) -> pd.DatetimeIndex:
+    """The time column (any accepted alias) as UTC timestamps; CsvFormatError at the first bad one."""
     tcol = _time_column(path, table)
     raw_time = table[tcol].str.strip()
     stamps = pd.to_datetime(raw_time, utc=True, format="ISO8601", errors="coerce")
     if stamps.isna().any():
         raise _bad_rows(path, tcol, stamps.isna().to_numpy(), raw_time, "unparseable date")
+    return pd.DatetimeIndex(stamps)
+
+
+def csv_numbers(path: Path, table: pd.DataFrame, column: str) -> np.ndarray:
+    """One column as float64; CsvFormatError at the first value that is not a number."""
+    raw = table[column].str.strip()
+    values = pd.to_numeric(raw, errors="coerce")
+    if values.isna().any():
+        raise _bad_rows(path, column, values.isna().to_numpy(), raw, "not a number")
+    return values.to_numpy(dtype=np.float64)
+
+
+def _parse(path: Path, table: pd.DataFrame) -> pd.DataFrame:
+    names = {c.strip().lower(): c for c in table.columns}
+    stamps = csv_times(path, table)
     data = {}
     for col in OHLCV_COLUMNS:
         if col not in names:
             raise CsvFormatError("missing column", path=str(path), line=1, column=col,
                                  hint=f"the header must name timestamp,{','.join(OHLCV_COLUMNS)}")
-        raw = table[names[col]].str.strip()
-        values = pd.to_numeric(raw, errors="coerce")
-        if values.isna().any():
-            raise _bad_rows(path, names[col], values.isna().to_numpy(), raw, "not a number")
-        data[col] = values.to_numpy(dtype=np.float64)
-    return pd.DataFrame(data, index=pd.DatetimeIndex(stamps))
+        data[col] = csv_numbers(path, table, names[col])
+    return pd.DataFrame(data, index=stamps)
 
 
 def read_csv_with_report(path: str | Path, *, strict: bool = False) -> tuple[pd.DataFrame, ValidationReport]:

@@ -98,9 +98,9 @@ class DataRepository:
         return to_utc(info.first), to_utc(info.last)
 
     def list(self) -> list[SeriesInfo]:
-        """Every stored series, sorted by key."""
+        """Every stored market series, sorted by key (context series have their own listing)."""
         metas = ((k, self.store.info(k)) for k in sorted(self.store.keys()))
-        return [_series_info(m) for k, m in metas if m is not None]
+        return [_series_info(m) for k, m in metas if m is not None and m.get("kind", "market") == "market"]
 
     def load(self, symbol: str, timeframe: str | Timeframe, start: object = None, end: object = None) -> pd.DataFrame:
         """The stored bars with start <= timestamp < end; DataNotFoundError if the series is absent."""
@@ -119,6 +119,21 @@ class DataRepository:
         self.store.put(key, data, meta)
         self._cache_write(meta["digest"], data)
         return meta
+
+    def put_frame(self, key: str, df: pd.DataFrame, meta: dict[str, str]) -> dict[str, str]:
+        """Store a frame under any key with `meta` plus rows/first/last/digest (series other than market bars)."""
+        check_frame(df, where=f"save {key}")
+        data = encode_frame(df)
+        first, last = (df.index[0].isoformat(), df.index[-1].isoformat()) if len(df) else ("", "")
+        full = meta | {"rows": str(len(df)), "first": first, "last": last, "digest": digest(data)}
+        self.store.put(key, data, full)
+        self._cache_write(full["digest"], data)
+        return full
+
+    def get_frame(self, key: str) -> tuple[pd.DataFrame, dict[str, str]] | None:
+        """(frame, metadata) stored under any key, or None when absent."""
+        meta = self.store.info(key)
+        return None if meta is None else (decode_frame(self._bytes(key, meta), key=key), meta)
 
     def merge_save(self, symbol: str, timeframe: str | Timeframe, df: pd.DataFrame, source: str) -> dict[str, str]:
         """Merge `df` into the stored series (its rows win on equal timestamps) and save the union."""

@@ -11,7 +11,9 @@ import msgspec
 from ktrdr.errors import KtrdrError
 from ktrdr.operations.record import TERMINAL, OperationRecord, Progress
 from ktrdr.operations.store import Conflict, OperationStore
-from ktrdr.protocol.messages import ErrorInfo
+from ktrdr.protocol.messages import CancelRequest, ErrorInfo
+
+DEFAULT_CANCEL_REASON = CancelRequest().reason  # what an empty cancel body means
 
 #: Legal moves; a running → running move is a redelivery taking over with a new attempt.
 ALLOWED: dict[str, frozenset[str]] = {
@@ -107,7 +109,7 @@ def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | No
     pct = 100.0 if status == "completed" else r.progress.percentage
     return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
                  error=error, progress=msgspec.structs.replace(r.progress, percentage=pct),
-                 cancel_reason=r.cancel_reason or reason)
+                 cancel_reason=kept_reason(r.cancel_reason, reason))
 
 
 def finish(attempt: int, status: str, *, result: dict | None = None, artifacts: dict | None = None,
@@ -134,6 +136,18 @@ def requeue(attempt: int, error: ErrorInfo | None = None) -> Mutation:
     return mutate
 
 
+def kept_reason(kept: str, offered: str) -> str:
+    """The cancel reason a record keeps: the first specific one; the default of an empty body never replaces it.
+
+    Cancels published back to back may be stored by different members of the cancel queue group in either
+    order, so 'first stored' alone would let a bare `nats pub ktrdr.cancel.<id> ''` hide the reason given just
+    before it.
+    """
+    if kept and kept != DEFAULT_CANCEL_REASON:
+        return kept
+    return offered or kept
+
+
 def request_cancel(reason: str) -> Mutation:
     """pending/resuming → cancelled at once; running → cancel intent stored for the worker."""
 
@@ -141,9 +155,10 @@ def request_cancel(reason: str) -> Mutation:
         if r.status in ("pending", "resuming"):
             return moved(r, "cancelled", cancel_requested=True, cancel_reason=reason)
         if r.status == "running":
-            if r.cancel_requested:
+            kept = kept_reason(r.cancel_reason, reason) if r.cancel_requested else reason
+            if r.cancel_requested and kept == r.cancel_reason:
                 raise Skip
-            return msgspec.structs.replace(r, cancel_requested=True, cancel_reason=reason,
+            return msgspec.structs.replace(r, cancel_requested=True, cancel_reason=kept,
                                            updated_at=time.time_ns())
         raise IllegalTransition(r.id, r.status, "cancelled")
 

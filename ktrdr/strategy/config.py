@@ -152,11 +152,17 @@ class TrainingDataConfig(Config, kw_only=True):
         return (self.date_range.end if self.date_range else None) or self.end_date
 
 
+class BacktestSection(Config, kw_only=True):
+    """`backtest`: the held-out period a research run backtests on (`date_range`)."""
+
+    date_range: DateRange | None = None
+
+
 class ContextDataEntry(Config, kw_only=True):
     """One external data source (`context_data[]`); provider-specific fields are optional."""
 
     provider: str
-    alignment: str = "forward_fill"
+    alignment: Literal["forward_fill"] = "forward_fill"  # the original aligns no other way
     symbol: str | None = None
     timeframe: str | None = None
     instrument_type: str | None = None
@@ -175,7 +181,7 @@ class ContextDataEntry(Config, kw_only=True):
         if len(series) >= 2:
             ids.append(f"yield_spread_{series[0]}_{series[1]}")
         if self.provider == "cftc_cot" and self.report:
-            ids += [f"cot_{self.report}_net_pct", f"cot_{self.report}_net"]
+            ids += [f"cot_{self.report}_net_pct", f"cot_{self.report}_net_pos"]
         return ids
 
 
@@ -258,6 +264,7 @@ class StrategyConfig(Config, kw_only=True):
     model: ModelConfig = msgspec.field(default_factory=ModelConfig)
     decisions: DecisionsConfig = msgspec.field(default_factory=DecisionsConfig)
     training: TrainingConfig = msgspec.field(default_factory=TrainingConfig)
+    backtest: BacktestSection | None = None
 
     @property
     def loss(self) -> str:
@@ -269,7 +276,8 @@ class StrategyConfig(Config, kw_only=True):
     @property
     def indicator_specs(self) -> dict[str, IndicatorSpec]:
         """Indicator id → the registry's spec (type and parameters) for computing it."""
-        return {k: IndicatorSpec(type=v.type, params=dict(v.params)) for k, v in self.indicators.items()}
+        return {k: IndicatorSpec(type=v.type, params=dict(v.params), data_source=v.data_source)
+                for k, v in self.indicators.items()}
 
     @property
     def label_source(self) -> str:

@@ -18,7 +18,7 @@ class ArchitectureConfig(Config, kw_only=True):
         "output_activation": "the output layer is always softmax (classification) or linear (regression)",
     }
     hidden_layers: list[PositiveInt] | None = None
-    activation: Literal["relu", "tanh", "gelu", "leaky_relu"] = "relu"
+    activation: Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu"] = "relu"
     dropout: Annotated[float, Meta(ge=0, lt=1)] = 0.2
     sequence_length: PositiveInt = 20
     hidden_size: PositiveInt = 64
@@ -48,6 +48,10 @@ class ModelTraining(Config, kw_only=True):
 class ModelConfig(Config, kw_only=True):
     """`model`: network type and architecture."""
 
+    IGNORED: ClassVar[dict[str, str]] = {
+        key: "v3 reads it under model.architecture; move it there" for key in ("hidden_layers", "dropout",
+                                                                               "activation")
+    }
     type: Literal["mlp", "lstm", "gru"] = "mlp"
     architecture: ArchitectureConfig = msgspec.field(default_factory=ArchitectureConfig)
     features: ModelFeatures | None = None
@@ -102,7 +106,7 @@ class DecisionsConfig(Config, kw_only=True):
     """How model outputs become trading signals."""
 
     output_format: Literal["classification", "regression"] = "classification"
-    num_classes: Literal[3] = 3
+    num_classes: Annotated[int, Meta(ge=2)] | None = None  # None: the label source's class count
     confidence_threshold: UnitFloat = 0.5
     position_awareness: bool = True
     allow_short_from_flat: bool = False

@@ -7,6 +7,8 @@ from ktrdr.strategy.errors import StrategyError
 
 CLASS_SOURCES = ("zigzag", "triple_barrier", "regime", "context")
 """Label sources that give classes (forward_return gives a return, or classes by threshold)."""
+LABEL_CLASSES = {"regime": 4}
+"""Classes a classification label source gives, where it is not 3 (BUY/HOLD/SELL or BULLISH/NEUTRAL/BEARISH)."""
 LOSSES = {"classification": ("auto", "cross_entropy", "focal"), "regression": ("auto", "huber", "mse")}
 
 
@@ -41,6 +43,11 @@ def check_decisions(cfg: StrategyConfig) -> None:
         raise StrategyError(f"loss '{cfg.training.loss}' does not fit output_format '{fmt}'",
                             path="training.loss", value=cfg.training.loss,
                             suggestion=f"use one of {', '.join(LOSSES[fmt])}")
+    classes = LABEL_CLASSES.get(source, 3)
+    if fmt == "classification" and cfg.decisions.num_classes not in (None, classes):
+        raise StrategyError(f"num_classes {cfg.decisions.num_classes} does not match the {classes} classes of "
+                            f"{source} labels", path="decisions.num_classes", value=cfg.decisions.num_classes,
+                            suggestion=f"use num_classes: {classes} or leave it out")
     if fmt == "regression":
         if source in CLASS_SOURCES:
             raise StrategyError(f"{source} labels are classes; a regression model needs forward_return",

@@ -9,7 +9,7 @@ from ktrdr.strategy.config import ModelConfig
 from ktrdr.training.errors import TrainingError
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU,
+    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU,
 }
 OUTPUT_SIZES = {"classification": 3, "regression": 1}
 

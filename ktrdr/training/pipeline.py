@@ -10,21 +10,19 @@ from typing import Any
 
 import msgspec
 import numpy as np
-import pandas as pd
 import torch
 
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
-from ktrdr.strategy.config import StrategyConfig, label_span
-from ktrdr.strategy.features import build_features, complete_rows, normalization_methods
+from ktrdr.strategy.config import StrategyConfig
+from ktrdr.strategy.features import Context, context_source_ids, normalization_methods
 from ktrdr.strategy.loader import dump_strategy
 from ktrdr.strategy.normalize import Normalizer
 from ktrdr.training.bundle import ModelBundle
-from ktrdr.training.errors import TrainingError
 from ktrdr.training.evaluate import evaluate_predictions
 from ktrdr.training.labels import CLASSES, LabelSet
 from ktrdr.training.models import parameter_count
-from ktrdr.training.split import SplitIndices, split_from_config
-from ktrdr.training.targets import label_summary, strategy_labels
+from ktrdr.training.multi_symbol import Frames, Samples, by_symbol, combine
+from ktrdr.training.targets import label_summary
 from ktrdr.training.trainer import train_model
 
 # (step name, percentage when the step starts); training owns most of the bar.
@@ -70,15 +68,22 @@ class _Steps:
 
 @dataclass
 class _Prepared:
-    """Normalized features of every row, the labels, the usable row numbers and their split."""
+    """Normalized features of every row (all symbols), the labels, the split parts' row numbers, the normalizer."""
 
     x: np.ndarray
-    source: str
-    labels: LabelSet
-    rows: np.ndarray
-    split: SplitIndices
+    samples: Samples
     normalizer: Normalizer
     names: list[str]
+
+    @property
+    def source(self) -> str:
+        """The label source."""
+        return self.samples.source
+
+    @property
+    def labels(self) -> LabelSet:
+        """Labels row for row with x."""
+        return self.samples.labels
 
     @property
     def y(self) -> np.ndarray:
@@ -87,51 +92,51 @@ class _Prepared:
 
     def part(self, name: str) -> np.ndarray:
         """Row numbers of one split ('train', 'validation', 'test')."""
-        return self.rows[getattr(self.split, name)]
+        return self.samples.parts[name]
 
 
-def _data_summary(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], prep: _Prepared) -> dict[str, Any]:
-    base, split = frames[cfg.training_data.base], prep.split
+def _data_summary(cfg: StrategyConfig, frames: Mapping[str, Frames], prep: _Prepared) -> dict[str, Any]:
+    td, samples = cfg.training_data, prep.samples
+    bases = [f[td.base] for f in frames.values() if len(f[td.base])]
     summary: dict[str, Any] = {
-        "symbols": cfg.training_data.symbol_list, "timeframes": cfg.training_data.timeframe_list,
-        "base_timeframe": cfg.training_data.base,
-        "rows": {tf: len(frames[tf]) for tf in cfg.training_data.timeframe_list},
-        "start": base.index[0].isoformat() if len(base) else None,
-        "end": base.index[-1].isoformat() if len(base) else None,
-        "samples": split.sizes(), "embargo_bars": split.embargo, "features": len(prep.names),
-        "labels": label_summary(prep.source, prep.labels, prep.part("train")),
+        "symbols": td.symbol_list, "timeframes": td.timeframe_list, "base_timeframe": td.base,
+        "rows": {tf: sum(len(f[tf]) for f in frames.values()) for tf in td.timeframe_list},
+        "start": min(b.index[0] for b in bases).isoformat() if bases else None,
+        "end": max(b.index[-1] for b in bases).isoformat() if bases else None,
+        "samples": {k: len(v) for k, v in samples.parts.items()}, "embargo_bars": samples.embargo,
+        "features": len(prep.names), "labels": label_summary(prep.source, prep.labels, prep.part("train")),
+        "context": context_source_ids(cfg),
     }
+    if len(samples.per_symbol) > 1:
+        summary["per_symbol"] = {s: {"rows": {tf: len(frames[s][tf]) for tf in td.timeframe_list}, "samples": n}
+                                 for s, n in samples.per_symbol.items()}
     if prep.labels.classes is not None:
         summary["train_label_counts"] = summary["labels"]["train_counts"]
     return summary
 
 
-def _prepare(cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], steps: _Steps) -> _Prepared:
-    """Features (normalized, all rows), labels, usable row numbers, the split over them and the normalizer."""
+def _prepare(cfg: StrategyConfig, frames: Mapping[str, Frames], context: Context | None,
+             steps: _Steps) -> _Prepared:
+    """Features (normalized, all rows of all symbols), labels, split parts and the normalizer."""
     steps.start("loading data")
-    base = cfg.training_data.base
-    if base not in frames or len(frames[base]) == 0:
-        raise TrainingError(f"no rows for the base timeframe {base!r}", field="frames",
-                            hint=f"load data for {cfg.training_data.symbol_list} {cfg.training_data.timeframe_list}")
-    steps.start("features")
-    features = build_features(cfg, frames)
+    steps.start("features")  # each symbol's features and labels are built together
+    samples = combine(cfg, frames, context)
     steps.start("labels")
-    source, labels = strategy_labels(cfg, frames[base])
-    rows = np.flatnonzero(complete_rows(features).to_numpy() & labels.mask)
-    split = split_from_config(len(rows), cfg.training.data_split, label_span(cfg.training.labels))
     # Fit normalization on training rows only so that no statistic of later data leaks into training.
-    normalizer = Normalizer.fit(features.iloc[rows[split.train]], normalization_methods(cfg))
-    x = normalizer.transform(features).to_numpy(dtype=np.float32)
-    return _Prepared(x, source, labels, rows, split, normalizer, list(features.columns))
+    normalizer = Normalizer.fit(samples.features.iloc[samples.parts["train"]], normalization_methods(cfg))
+    x = normalizer.transform(samples.features).to_numpy(dtype=np.float32)
+    return _Prepared(x, samples, normalizer, list(samples.features.columns))
 
 
-def run_training(strategy_cfg: StrategyConfig, frames: Mapping[str, pd.DataFrame], *,
-                 device: torch.device | str = "cpu", progress: ProgressReporter | None = None,
-                 cancel: CancelToken | None = None, checkpointer: Checkpointer | None = None,
-                 ) -> tuple[ModelBundle, dict[str, Any]]:
-    """Train a strategy's model on `frames` (timeframe → OHLCV) and return (bundle, result summary)."""
+def run_training(strategy_cfg: StrategyConfig, frames: Frames | Mapping[str, Frames], *,
+                 context: Context | None = None, device: torch.device | str = "cpu",
+                 progress: ProgressReporter | None = None, cancel: CancelToken | None = None,
+                 checkpointer: Checkpointer | None = None) -> tuple[ModelBundle, dict[str, Any]]:
+    """Train a strategy's model on `frames` (timeframe → OHLCV for one symbol, or symbol → such a mapping)
+    with `context` series (source id → frame) for data_source indicators; return (bundle, result summary)."""
     started, cfg, steps = time.monotonic(), strategy_cfg, _Steps(progress, cancel)
-    prep = _prepare(cfg, frames, steps)
+    frames = by_symbol(cfg, frames)
+    prep = _prepare(cfg, frames, context, steps)
     steps.start("training")
     fmt, x, y, classes = cfg.decisions.output_format, prep.x, prep.y, prep.labels.classes or CLASSES
     tr, va = prep.part("train"), prep.part("validation")

@@ -14,7 +14,8 @@ from ktrdr.backtesting.codec import unpack
 from ktrdr.backtesting.costs import fill_costs
 from ktrdr.backtesting.decisions import decision_rule
 from ktrdr.backtesting.metric_table import METRIC_UNITS
-from ktrdr.backtesting.model_signals import bundle_strategy, history_bars, history_window, model_signals
+from ktrdr.backtesting.model_signals import (bundle_strategy, history_bars, history_window, is_state_model,
+                                            model_signals)
 from ktrdr.backtesting.rules import ma_cross_signals
 from ktrdr.context import CancelToken, Checkpointer, ProgressReporter
 from ktrdr.errors import ConfigError
@@ -23,6 +24,7 @@ from ktrdr.operations import kinds
 from ktrdr.operations.params import BacktestParams
 from ktrdr.training.bundle import ModelBundle
 from ktrdr.workers.context import OperationContext
+from ktrdr.workers.inputs import data_repository, load_context, load_market
 
 STEPS = ("loading model", "loading data", "signals", "simulating", "storing results")
 
@@ -93,21 +95,14 @@ def _load_model(ctx: OperationContext, p: BacktestParams) -> tuple[ModelBundle |
 
 
 def _load_frames(ctx: OperationContext, symbol: str, timeframes: list[str], end: str | None) -> dict[str, pd.DataFrame]:
-    """Every needed timeframe of `symbol` up to `end` from the data bucket, with a hint when absent."""
-    from ktrdr.bus.objects import ObjectFrameStore
-    from ktrdr.data import DataNotFoundError, DataRepository
-
+    """Every needed timeframe of `symbol` up to `end` from the data bucket; MissingDataError names gaps."""
     _step(ctx, "loading data")
-    repo = DataRepository(ObjectFrameStore(ctx.services["objects"].data, ctx.loop))
-    frames = {}
-    for tf in timeframes:
-        try:
-            frames[tf] = repo.load(symbol, tf, None, end)
-        except DataNotFoundError as exc:
-            raise DataNotFoundError(symbol, tf, where="the data store",
-                                    hint=f"load it first: `ktrdr data load {symbol} --timeframe {tf}`, "
-                                         "or import a CSV") from exc
-    return frames
+    return load_market(ctx, data_repository(ctx), [symbol], timeframes, None, end)[symbol]
+
+
+def _load_context(ctx: OperationContext, bundle: ModelBundle | None) -> dict[str, pd.DataFrame]:
+    """The context series the model's strategy reads (none for a plain signal rule)."""
+    return {} if bundle is None else load_context(data_repository(ctx), bundle_strategy(bundle))
 
 
 class _Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -143,11 +138,14 @@ def _plan(p: BacktestParams, bundle: ModelBundle | None, strategy: StrategyConfi
 
 
 def _signals(p: BacktestParams, plan: _Plan, bundle: ModelBundle | None, strategy: StrategyConfig | None,
-             frames: dict[str, pd.DataFrame], warmup: int) -> np.ndarray:
+             frames: dict[str, pd.DataFrame], warmup: int, context: dict[str, pd.DataFrame]) -> np.ndarray:
     """One signal per base bar from `warmup` on: batched model inference and decisions, or the plain rule."""
+    if bundle is not None and is_state_model(bundle):
+        # The original's decision function answers HOLD for regime and context models: the run trades nothing.
+        return np.zeros(len(frames[plan.base]), dtype=np.int8)
     if bundle is not None:
         decisions = (strategy or bundle_strategy(bundle)).decisions
-        return model_signals(bundle, frames, decisions, first_bar=warmup)
+        return model_signals(bundle, frames, decisions, first_bar=warmup, context=context)
     assert p.signals is not None
     return ma_cross_signals(frames[plan.base]["close"].to_numpy(), p.signals.fast, p.signals.slow)
 
@@ -160,6 +158,13 @@ def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
                           progress_every_bars=p.progress_every_bars, checkpoint_every_bars=p.checkpoint_every_bars)
 
 
+def _signal_source(bundle: ModelBundle | None) -> str:
+    """What gave the signals of a model run: the model, or nothing for a model of market states."""
+    if bundle is not None and is_state_model(bundle):
+        return f"hold: the model predicts market states {bundle.classes}, which are never traded"
+    return "model"
+
+
 def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     """Run one backtest operation and return its result summary (all metrics, model key, bars, range)."""
     from ktrdr.bus.objects import BACKTEST_RESULT, ResultStore
@@ -170,8 +175,9 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     plan = _plan(p, bundle, strategy)
     frames, warmup = history_window(_load_frames(ctx, plan.symbol, plan.timeframes, p.end), plan.base,
                                     p.start, plan.history)
+    context = _load_context(ctx, bundle)
     _step(ctx, "signals")
-    signals = _signals(p, plan, bundle, strategy, frames, warmup)
+    signals = _signals(p, plan, bundle, strategy, frames, warmup, context)
     _step(ctx, "simulating")
     data, checkpointer = frames[plan.base], _Resumable(ctx.checkpointer, ctx.resume)
     simulate_at, config = time.monotonic(), _config(p, plan, warmup)
@@ -188,7 +194,7 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
     return {
         "metrics": result.metrics, "metric_units": {name: METRIC_UNITS[name] for name in result.metrics},
         "costs": {"commission": config.commission, "slippage": config.slippage}, "model": key or None,
-        "signals": msgspec.to_builtins(p.signals) if p.signals else "model",
+        "signals": msgspec.to_builtins(p.signals) if p.signals else _signal_source(bundle),
         "symbol": plan.symbol, "timeframe": plan.base, "bars": bars, "warmup_bars": warmup,
         "start": data.index[warmup].isoformat(), "end": data.index[-1].isoformat(),
         "signal_bars": int(np.count_nonzero(signals[warmup:])), "resumed_from_bar": checkpointer.resumed_from,

@@ -8,26 +8,15 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ktrdr.context import Checkpointer
-from ktrdr.errors import KtrdrError
 from ktrdr.protocol.messages import GpuInfo
 from ktrdr.operations import kinds
 from ktrdr.operations.params import TrainingParams
 from ktrdr.workers.context import OperationContext
+# MissingDataError is re-exported: it was defined here before both workers shared the loaders.
+from ktrdr.workers.inputs import MissingDataError, data_repository, load_context, load_market  # noqa: F401
 
 if TYPE_CHECKING:  # the heavy domain (torch, pandas) loads inside the handler, not at import
-    import pandas as pd
-
     from ktrdr.strategy.config import StrategyConfig
-
-class MissingDataError(KtrdrError, LookupError):
-    """Series the strategy needs are not in the data store; `missing` lists (symbol, timeframe) pairs."""
-
-    def __init__(self, missing: list[tuple[str, str]]) -> None:
-        names = ", ".join(f"{s} {tf}" for s, tf in missing)
-        loads = "; ".join(f"ktrdr data load {s} {tf} --source synthetic" for s, tf in missing)
-        super().__init__(f"no stored data for {names}",
-                         hint=f"load it first, e.g. `{loads}` (or --source ib / a CSV import)")
-        self.missing = missing
 
 
 def parse_params(parameters: dict[str, Any]) -> TrainingParams:
@@ -48,31 +37,6 @@ def strategy_from_params(p: TrainingParams) -> StrategyConfig:
     cfg = validate_strategy(read_source(text))
     return with_overrides(cfg, symbols=p.symbols, timeframes=p.timeframes, start=p.start, end=p.end,
                           epochs=p.epochs)
-
-
-def load_frames(ctx: OperationContext, cfg: StrategyConfig) -> dict[str, pd.DataFrame]:
-    """Every timeframe of the strategy's (single) symbol from the data bucket; MissingDataError names gaps."""
-    from ktrdr.bus.objects import ObjectFrameStore
-    from ktrdr.data import DataRepository
-    from ktrdr.training.errors import TrainingError
-
-    td = cfg.training_data
-    symbols, timeframes = td.symbol_list, td.timeframe_list
-    if len(symbols) != 1:
-        raise TrainingError(f"a training operation trains on one symbol, got {symbols}", field="symbols",
-                            hint="submit one operation per symbol (parameters.symbols=[...one...])")
-    repo = DataRepository(ObjectFrameStore(ctx.services["objects"].data, ctx.loop))
-    symbol = symbols[0]
-    missing = [(symbol, tf) for tf in timeframes if repo.info(symbol, tf) is None]
-    if missing:
-        raise MissingDataError(missing)
-    frames = {}
-    for i, tf in enumerate(timeframes):
-        ctx.cancel.check()
-        ctx.progress.update(current_step="loading data", current_item=f"{symbol} {tf}", steps_completed=0,
-                            items_processed=i, items_total=len(timeframes))
-        frames[tf] = repo.load(symbol, tf, td.start, td.end)
-    return frames
 
 
 class _ResumeOnly:
@@ -100,22 +64,25 @@ def run_training_op(ctx: OperationContext) -> dict[str, Any]:
     """Handler: load data, train (progress, cancel, checkpoints), save the bundle, return the summary."""
     from ktrdr.bus.objects_models import ModelRegistry
     from ktrdr.training.device import pick_device
+    from ktrdr.training.keys import model_line
     from ktrdr.training.pipeline import run_training
 
     started = time.monotonic()
     p = parse_params(ctx.parameters)
     cfg = strategy_from_params(p)
     device = pick_device(p.device)
-    frames = load_frames(ctx, cfg)
-    bundle, summary = run_training(cfg, frames, device=device, progress=ctx.progress, cancel=ctx.cancel,
-                                   checkpointer=_ResumeOnly(ctx.checkpointer, ctx.resume))
+    td, repo = cfg.training_data, data_repository(ctx)
+    frames = load_market(ctx, repo, td.symbol_list, td.timeframe_list, td.start, td.end)
+    context = load_context(repo, cfg)
+    bundle, summary = run_training(cfg, frames, context=context, device=device, progress=ctx.progress,
+                                   cancel=ctx.cancel, checkpointer=_ResumeOnly(ctx.checkpointer, ctx.resume))
     ctx.cancel.check()  # a cancel that arrived during evaluation still wins over saving a model
     registry = ModelRegistry(ctx.services["objects"].models, ctx.loop)
-    key = registry.save(p.model_name or cfg.name, cfg.training_data.base, bundle.to_bytes())
+    key = registry.save(p.model_name or cfg.name, model_line(td.symbol_list, td.base), bundle.to_bytes())
     ctx.artifacts["model"] = key
     summary["training"]["history"] = columnar(summary["training"]["history"])
-    return summary | {"model_key": key, "symbol": cfg.training_data.symbol_list[0], "attempt": ctx.attempt,
-                      "operation_duration_s": time.monotonic() - started}
+    return summary | {"model_key": key, "symbol": td.symbol_list[0], "symbols": td.symbol_list,
+                      "attempt": ctx.attempt, "operation_duration_s": time.monotonic() - started}
 
 
 def worker_gpu(pool: str | None) -> tuple[str, GpuInfo | None]:

@@ -78,7 +78,15 @@ async def test_invalid_strategy_names_the_yaml_path(client: KtrdrClient, backend
     await backends.start()
     with pytest.raises(ApiError) as err:
         await client.request("strategies", "validate", {"strategy_yaml": "name: x\nversion: '3.0'\nindicatorz: {}"})
-    assert err.value.code == 400 and err.value.field.startswith("strategy_yaml")
+    assert err.value.code == 400 and err.value.field == "strategy_yaml.indicatorz"
+    assert "line 3, column 1" in err.value.message
+    from tests.unit.test_strategy_typos import FULL
+
+    noted = FULL.replace("  epochs: 20\n", "  epochs: 20\n  validation_split: 0.2\n")
+    reply = await client.request("strategies", "validate", {"strategy_yaml": noted})
+    assert reply["valid"] and any("training.validation_split" in w for w in reply["warnings"])
+    started = await client.start("training", {"strategy_yaml": noted})
+    assert any("training.validation_split" in w for w in started["warnings"])
 
 
 async def test_five_concurrent_resumes_exactly_one_wins(client: KtrdrClient, backends: BackendPool) -> None:

@@ -16,6 +16,7 @@ from ktrdr.bus.objects_models import (ModelRefError, ModelRegistry, _advance_lat
 from ktrdr.config import Settings
 from ktrdr.protocol.subjects import Names
 from ktrdr.training.bundle import ModelBundle, latest_key
+from ktrdr.training.keys import model_line
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +114,22 @@ async def test_registry_from_a_thread_round_trips_a_bundle(nc: Client, topology:
     assert key == "trend/1h_v1" and await asyncio.to_thread(registry.resolve, "trend@1") == key
     assert torch.equal(back.weights["w"], bundle.weights["w"]) and back.feature_names == ["rsi"]
     assert [r["key"] for r in await asyncio.to_thread(registry.list)] == [key]
+
+
+async def test_a_symbol_set_is_its_own_line(nc: Client, topology: Names) -> None:
+    store = (await object_stores(nc.jetstream(), topology)).models
+    basket = model_line(["EURUSD", "GBPUSD"], "1h")
+    assert await save_bundle(store, "fx", "1h", b"single") == "fx/1h_v1"
+    assert await save_bundle(store, "fx", basket, b"basket") == "fx/EURUSD+GBPUSD_1h_v1"
+    rows = await list_models(store)
+    assert [(r["line"], r["symbols"], r["timeframe"]) for r in rows] == [
+        ("1h", [], "1h"), (basket, ["EURUSD", "GBPUSD"], "1h")]
+    assert await load_bundle(store, "fx/1h") == b"single"  # the exact line wins over the symbol set's
+    assert await load_bundle(store, f"fx/{basket}") == b"basket"
+    with pytest.raises(ModelRefError, match=r"\['1h', 'EURUSD\+GBPUSD_1h'\]"):
+        await resolve_model(store, "fx")
+    await save_bundle(store, "basket_only", basket, b"b1")
+    await save_bundle(store, "basket_only", model_line(["EURUSD", "USDJPY"], "1h"), b"b2")
+    with pytest.raises(ModelRefError, match="EURUSD\\+USDJPY_1h"):  # two symbol sets on 1h: name one
+        await resolve_model(store, "basket_only/1h")
+    assert await load_bundle(store, "basket_only/EURUSD+USDJPY_1h") == b"b2"

@@ -69,3 +69,11 @@ def test_validate_prints_warnings_and_the_error_position(folder: Path) -> None:
     assert warned.exit_code == 0 and "warning:" in warned.output and "training.validation_split" in warned.output
     broken = _run("validate", "broken", env_dir=folder)
     assert broken.exit_code == 1 and "line 3, column 1: indicatorz" in broken.output
+
+
+@pytest.mark.parametrize("command", ["train", "backtest", "research"])
+def test_run_commands_take_names_and_resolve_them_before_connecting(folder: Path, command: str) -> None:
+    unknown = _run(command, "nope", env_dir=folder)
+    assert unknown.exit_code == 1 and "no strategy 'nope'" in unknown.output
+    if command != "backtest":  # a backtest trains nothing
+        assert "--epochs" in _run(command, "--help", env_dir=folder).output

@@ -41,6 +41,20 @@ def test_claim_settles_a_cancel_requested_while_queued() -> None:
     assert tr.claim(1, 2, "w2")(r).status == "cancelled"
 
 
+def test_a_specific_cancel_reason_survives_a_bare_cancel_in_either_order() -> None:
+    bare, given = tr.DEFAULT_CANCEL_REASON, "wrong parameters"
+    first_bare = tr.request_cancel(given)(tr.request_cancel(bare)(running()))
+    first_given = tr.request_cancel(given)(running())
+    with pytest.raises(tr.Skip):
+        tr.request_cancel(bare)(first_given)
+    with pytest.raises(tr.Skip):
+        tr.request_cancel("a later reason")(first_given)  # the first specific reason wins
+    assert first_bare.cancel_reason == first_given.cancel_reason == given
+    # The worker's end carries the reason its token fired with; it beats a stored bare default.
+    ended = tr.finish(1, "cancelled", reason=given)(tr.request_cancel(bare)(running()))
+    assert (ended.status, ended.cancel_reason) == ("cancelled", given)
+
+
 def test_illegal_transition_names_both_states() -> None:
     done = tr.finish(1, "completed")(running())
     with pytest.raises(tr.IllegalTransition, match="from completed to resuming"):

@@ -159,3 +159,22 @@ def test_errors_are_value_errors_and_bad_yaml_says_where():
     with pytest.raises(StrategyError, match="duplicate key 'name'") as info:
         load_strategy("name: a\nname: b\n")
     assert (info.value.line, info.value.column) == (2, 1)
+
+
+def test_keys_of_older_original_files_are_accepted_with_a_warning():
+    warnings: list[StrategyWarning] = []
+    cfg = validate_strategy(BASE + "model: {type: mlp, hidden_layers: [8], dropout: 0.1}\n"
+                                   "backtest: {date_range: {start: '2024-07-01', end: '2024-12-31'}}\n", warnings)
+    assert [w.path for w in warnings] == ["model.hidden_layers", "model.dropout"]
+    assert all("model.architecture" in w.message for w in warnings)
+    assert cfg.model.hidden_layers == [64, 32]  # as in the original: not read from there
+    assert cfg.backtest.date_range.start == "2024-07-01"
+
+
+def test_num_classes_must_match_the_label_source():
+    assert load_strategy(BASE + "decisions: {num_classes: 3}\n").decisions.num_classes == 3
+    regime = BASE + "training: {labels: {source: regime}}\n"
+    assert load_strategy(regime + "decisions: {num_classes: 4}\n").label_source == "regime"
+    with pytest.raises(StrategyError, match="4 classes of regime") as info:
+        load_strategy(regime + "decisions: {num_classes: 3}\n")
+    assert info.value.path == "decisions.num_classes"

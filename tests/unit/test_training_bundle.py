@@ -7,6 +7,7 @@ import torch
 
 from ktrdr.strategy.config import ModelConfig, model_config
 from ktrdr.training.bundle import ModelBundle, bundle_key, latest_key, next_version, parse_bundle_key
+from ktrdr.training.keys import model_line, split_line
 from ktrdr.training.errors import BundleError
 from ktrdr.training.models import build_model
 
@@ -73,3 +74,14 @@ def test_keys_and_versions() -> None:
     assert next_version(keys, "rsi", "1h") == 5 and next_version([], "rsi", "1h") == 1
     with pytest.raises(BundleError):
         bundle_key("a/b", "1h", 1)
+
+
+def test_a_multi_symbol_line_carries_the_symbol_set_in_training_order() -> None:
+    line = model_line(["GBPUSD", "EURUSD", "USD_JPY"], "4h")
+    assert line == "GBPUSD+EURUSD+USD_JPY_4h" and split_line(line) == (["GBPUSD", "EURUSD", "USD_JPY"], "4h")
+    assert model_line(["EURUSD"], "1h") == "1h" and split_line("1h") == ([], "1h")
+    key = bundle_key("fx", line, 2)
+    assert parse_bundle_key(key) == ("fx", line, 2)
+    assert next_version([key, "fx/4h_v7"], "fx", line) == 3  # a symbol set never shares a single-symbol count
+    with pytest.raises(BundleError, match="'\\+'"):
+        model_line(["EUR+USD", "GBPUSD"], "1h")

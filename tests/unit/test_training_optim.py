@@ -56,6 +56,7 @@ def _lrs(cfg: SchedulerConfig | None, steps: int) -> list[float]:
     scheduler = make_scheduler(cfg, opt)
     out = []
     for _ in range(steps):
+        opt.step()  # an epoch's updates (no gradients here), then the scheduler, in torch's order
         if scheduler is not None:
             scheduler.step(1.0) if cfg.type == "reduce_on_plateau" else scheduler.step()
         out.append(opt.param_groups[0]["lr"])
