@@ -33,7 +33,7 @@ class NoBackend(KtrdrError, ConnectionError):
     """No backend answered."""
 
 
-NO_BACKEND_HINT = "start one with `ktrdr backend` (or `ktrdr up` for the whole stack)"
+NO_BACKEND_HINT = "start the stack with `ktrdr up` (or only a backend: `ktrdr backend`)"
 
 
 def _reply(msg: Any) -> Any:
@@ -70,7 +70,7 @@ class KtrdrClient:
             except (NatsTimeout, asyncio.TimeoutError):
                 continue
         if msg is None:
-            raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT)
+            raise NoBackend("no backend answered", hint=NO_BACKEND_HINT)
         return _reply(msg)
 
     async def _request(self, subject: str, body: bytes) -> Any:
@@ -80,7 +80,7 @@ class KtrdrClient:
                 return await self.bus.nc.request(subject, body, timeout=self.timeout)
             except NoRespondersError:
                 await asyncio.sleep(delay)
-        raise NoBackend(f"no backend answered on {subject}", hint=NO_BACKEND_HINT)
+        raise NoBackend("no backend answered", hint=NO_BACKEND_HINT)
 
     async def start(self, area: str, payload: Any, verb: str = "start") -> dict[str, Any]:
         """Start an operation (retried safely: the id is chosen here); returns {operation_id, …, warnings}."""

@@ -40,7 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     heartbeat_s: float = 2.0
     gpu_wait_s: float = 30.0
     retention_days: float = 7.0
-    worker_ttl_s: float = 300.0
+    worker_ttl_s: float = 3600.0  # the registry forgets a worker this long after its last heartbeat
     events_max_age_days: float = 30.0
 
     @property

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .model import OpsModel
 
 LOSS_KEYS, ACC_KEYS = ("train_loss", "val_loss"), ("train_accuracy", "val_accuracy")
+CURVE_KINDS = ("training", "research")  # kinds that report loss and accuracy per epoch
 
 
 def clock(ts_ns: int) -> str:
@@ -110,10 +111,12 @@ class DetailScreen(Screen[None]):
         self.metrics = await feed.epoch_metrics(client, self.op_id) or self.metrics
         self._draw_curves()
         record = self.ops.records.get(self.op_id)
-        backtest = record is not None and record.type == "backtest"
-        self.query_one("#plot-equity", Plot).display = backtest or not self.metrics
+        kind = record.type if record is not None else ""
+        backtest = kind == "backtest"
+        # Only the curves an operation of this kind can have: a dummy or a data load has none to show.
+        self.query_one("#plot-equity", Plot).display = backtest
         for plot_id in ("#plot-loss", "#plot-acc"):
-            self.query_one(plot_id, Plot).display = bool(self.metrics) or not backtest
+            self.query_one(plot_id, Plot).display = bool(self.metrics) or kind in CURVE_KINDS
         if backtest and record is not None:
             equity = await feed.equity_curve(client, record)
             self.query_one("#plot-equity", Plot).show({"equity": equity})

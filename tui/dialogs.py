@@ -25,8 +25,8 @@ HELP = """[b]Keys[/b]
   [b]escape[/b]      close a dialog or the detail view
   [b]q[/b]           quit
 
-Without a backend the monitor reads the buckets and subjects directly:
-cancel then goes straight to the worker and resume is a compare-and-set on the record."""
+Without a backend the monitor reads NATS directly: cancel goes
+straight to the worker and resume updates the record itself."""
 
 
 class ConfirmCancel(ModalScreen[bool]):

@@ -21,6 +21,7 @@ STATUS_ICON = {
     "available": "●", "busy": "◉", "unavailable": "○", "stuck": "◍", "stopped": "·",
 }
 BAR_WIDTH = 16
+STEP_WIDTH = 48  # a long failure message must not push worker, elapsed and ETA off screen
 
 
 def status(value: str) -> Text:
@@ -58,12 +59,17 @@ def short_id(op_id: str) -> str:
     return f"{parts[1]}…{parts[-1]}" if len(parts) >= 4 and parts[0] == "op" else op_id
 
 
+def clip(text: str, width: int = STEP_WIDTH) -> str:
+    """`text` cut to `width` characters with an ellipsis (the detail view shows it in full)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def operation_cells(r: OperationRecord, now_ns: int | None = None) -> tuple[Text | str, ...]:
     """One operations-table row: id, type, status, progress, step, worker, elapsed, ETA."""
     now = now_ns or time.time_ns()
     step = r.progress.current_step or (r.error.message if r.error else r.cancel_reason)
     return (Text(short_id(r.id), style="bold"), r.type, status(r.status), bar(r.progress.percentage, r.status),
-            Text(step, overflow="ellipsis", no_wrap=True), r.worker_id or "—", duration(r.elapsed_s(now)),
+            Text(clip(" ".join(step.split())), no_wrap=True), r.worker_id or "—", duration(r.elapsed_s(now)),
             duration(eta_s(r, now)))
 
 

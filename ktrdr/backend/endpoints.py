@@ -124,6 +124,7 @@ class Endpoints:
 
     async def research_start(self, req: Any) -> Started:
         """Train, then backtest the trained model, as one parent operation."""
+        kinds.get("research").parse(params_of(req))  # both periods, before anything is created
         cfg = check_strategy(req.strategy_yaml)
         # The strategy's own held-out period (`backtest.date_range`) comes before the training dates.
         held_out = cfg.backtest.date_range if cfg.backtest and cfg.backtest.date_range else None

@@ -55,7 +55,7 @@ def _connect_hint(exc: BaseException) -> str:
                 "(and KTRDR_TLS_CERT/KTRDR_TLS_KEY if the server requires client certificates)")
     if _fatal(exc):
         return "the server refused the credentials: check KTRDR_USER/KTRDR_PASSWORD, KTRDR_TOKEN or KTRDR_CREDS"
-    return "start one with `ktrdr nats up` or set KTRDR_NATS_URL"
+    return "start the stack with `ktrdr up` (or set KTRDR_NATS_URL to a running server)"
 
 
 async def _on_disconnect() -> None:

@@ -44,8 +44,8 @@ class Bus:
             kv = await persist(lambda: js.key_value(names.bucket("operations")), "operations bucket",
                                deadline_s=SETUP_DEADLINE_S)
         except BucketNotFoundError:
-            raise BusError(f"the {names.bucket('operations')} bucket does not exist on this server",
-                           hint="run `ktrdr nats up` (or start a backend) to create the topology") from None
+            raise BusError(f"nothing is set up for namespace {names.ns!r} on this server yet",
+                           hint="`ktrdr up` starts the stack and sets it up") from None
         return cls(nc=nc, js=js, names=names, settings=settings, ops=OperationStore(kv))
 
     @classmethod

@@ -6,11 +6,13 @@ from typing import Optional
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import run, state
 
 
 def backend(ctx: typer.Context,
             backend_id: Optional[str] = typer.Option(None, "--backend-id", envvar="KTRDR_BACKEND_ID",
+                                                     callback=checks.namespace,
                                                      help="Stable id (default: generated)."),
             ) -> None:
     """Serve the backend until Ctrl-C or SIGTERM; run several for redundancy."""

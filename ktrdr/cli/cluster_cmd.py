@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import emit, fail, run, state
 
 app = typer.Typer(no_args_is_help=True, help="A local three-node NATS cluster (JetStream, R3) from the bundled binary.")
@@ -84,8 +85,11 @@ def _render(info: dict[str, Any]) -> None:
     Console().print(table)
 
 
+NODE = typer.Argument(..., help="Node name (n1, n2, ...).", callback=checks.namespace)
+
+
 @app.command()
-def kill(ctx: typer.Context, node: str = typer.Argument(..., help="Node name (n1, n2, ...).")) -> None:
+def kill(ctx: typer.Context, node: str = NODE) -> None:
     """SIGKILL one node, to watch the cluster fail over."""
     from ktrdr.bus.cluster import LocalCluster
 
@@ -94,7 +98,7 @@ def kill(ctx: typer.Context, node: str = typer.Argument(..., help="Node name (n1
 
 
 @app.command()
-def restart(ctx: typer.Context, node: str = typer.Argument(..., help="Node name (n1, n2, ...).")) -> None:
+def restart(ctx: typer.Context, node: str = NODE) -> None:
     """Start a stopped node again with its ports and data."""
     from ktrdr.bus.cluster import LocalCluster
 

@@ -13,12 +13,13 @@ from typing import Any, Optional, TypeVar
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import emit, fail, run, state
 
 T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, help="Market data in the object store: import, inspect, export.")
-SYMBOL = typer.Argument(..., help="Symbol, e.g. EURUSD or AAPL.")
-TIMEFRAME = typer.Argument(..., help="Timeframe: 1m 5m 15m 30m 1h 4h 1d 1w.")
+SYMBOL = typer.Argument(..., help="Symbol, e.g. EURUSD or AAPL.", callback=checks.symbol)
+TIMEFRAME = typer.Argument(..., help="Timeframe: 1m 5m 15m 30m 1h 4h 1d 1w.", callback=checks.timeframe)
 
 
 async def _with_repo(settings: Any, fn: Callable[[Any], T]) -> T:
@@ -36,8 +37,8 @@ async def _with_repo(settings: Any, fn: Callable[[Any], T]) -> T:
         try:
             store = await bus.js.object_store(bus.names.bucket("data"))
         except BucketNotFoundError:
-            raise BusError(f"the {bus.names.bucket('data')} bucket does not exist",
-                           hint="run `ktrdr nats up` to create the topology") from None
+            raise BusError(f"nothing is set up for namespace {bus.names.ns!r} on this server yet",
+                           hint="`ktrdr up` starts the stack and sets it up") from None
         repo = DataRepository(ObjectFrameStore(store, asyncio.get_running_loop()))
         return await asyncio.to_thread(fn, repo)  # the repository is sync: it must not run on the loop
     finally:
@@ -223,7 +224,8 @@ def show(ctx: typer.Context, symbol: str = SYMBOL, timeframe: str = TIMEFRAME,
 @app.command()
 def gaps(ctx: typer.Context, symbol: str = SYMBOL, timeframe: str = TIMEFRAME,
          calendar: Optional[str] = typer.Option(None, "--calendar", help="us_stock, fx or crypto "
-                                                "(default: fx for currency pairs, else us_stock)."),
+                                                "(default: fx for currency pairs, else us_stock).",
+                                                callback=checks.one_of("us_stock", "fx", "crypto")),
          show_all: bool = typer.Option(False, "--all", help="List expected gaps (weekends, holidays) too."),
          ) -> None:
     """Missing bars of a series, expected (market closed) or not, and the coverage of trading time."""

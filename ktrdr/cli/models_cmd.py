@@ -7,6 +7,7 @@ from typing import Any, Optional, TypeVar
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import State, emit, run, state
 
 T = TypeVar("T")
@@ -44,7 +45,8 @@ async def _list(store: Any, strategy: str | None) -> list[dict[str, Any]]:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, strategy: Optional[str] = typer.Option(None, "--strategy", help="Only this one."),
+def list_(ctx: typer.Context, strategy: Optional[str] = typer.Option(None, "--strategy", help="Only this one.",
+                                                        callback=checks.name),
           as_json: bool = JSON) -> None:
     """Every stored bundle version: strategy, symbols (of a multi-symbol model), timeframe, version, size,
     created, which one is latest."""
@@ -84,7 +86,8 @@ async def _show(store: Any, ref: str) -> dict[str, Any]:
 @app.command()
 def show(ctx: typer.Context,
          ref: str = typer.Argument(..., help="strategy, strategy@N, strategy/1h (its latest), strategy/1h_vN; "
-                                                  "a multi-symbol model also strategy/EURUSD+GBPUSD_1h_vN."),
+                                                  "a multi-symbol model also strategy/EURUSD+GBPUSD_1h_vN.",
+                                  callback=checks.model_ref),
          yaml_: bool = typer.Option(False, "--yaml", help="Also print the strategy YAML the model was trained on."),
          as_json: bool = JSON) -> None:
     """One bundle: model, features, label config, test and training metrics, data summary."""

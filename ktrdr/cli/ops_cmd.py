@@ -7,8 +7,10 @@ from typing import Any, Optional
 import msgspec
 import typer
 
-from ktrdr.cli.common import emit, fail, run, state
+from ktrdr.cli import checks
+from ktrdr.cli.common import dumps, emit, fail, run, state
 
+OP_ID = typer.Argument(..., help="Operation id.", callback=checks.op_id)
 app = typer.Typer(invoke_without_command=True, help="List operations, or `ktrdr ops show OP_ID`.")
 
 
@@ -34,7 +36,7 @@ def ops(ctx: typer.Context,
 
 
 @app.command()
-def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.")) -> None:
+def show(ctx: typer.Context, op_id: str = OP_ID) -> None:
     """One operation in full (read straight from the operations store: works without a backend)."""
     from ktrdr.cli.render import record_view
     from ktrdr.cli.session import open_client
@@ -49,7 +51,7 @@ def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id
     emit(state(ctx), msgspec.to_builtins(record), lambda: record_view(record))
 
 
-def follow_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.")) -> None:
+def follow_cmd(ctx: typer.Context, op_id: str = OP_ID) -> None:
     """Watch an operation's progress live; Ctrl-C detaches (the operation keeps running)."""
     finish(ctx, follow_and_report(ctx, op_id, started_here=False))
 
@@ -75,12 +77,25 @@ def finish(ctx: typer.Context, record: Any) -> None:
         raise typer.Exit(130)
     emit(state(ctx), msgspec.to_builtins(record), lambda: record_view(record))
     if record.status != "completed":
-        hint = f"`ktrdr resume {record.id}` continues it from its checkpoint" if record.status in (
-            "failed", "cancelled") else None
-        fail(f"{record.id} {record.status}" + (f": {record.error.message}" if record.error else ""), hint)
+        fail(f"{record.id} {record.status}" + (f": {record.error.message}" if record.error else ""),
+             resume_hint(record))
 
 
-def cancel_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+# Failures of what was asked for (a bad strategy, missing data, a bad date): running again cannot fix them.
+INPUT_ERRORS = ("ConfigError", "StrategyError", "DataError", "DataNotFoundError", "TimeframeError", "ValueError",
+                "TypeError", "KeyError", "ProtocolError", "invalid", "invalid_strategy")
+
+
+def resume_hint(record: Any) -> str | None:
+    """`ktrdr resume` when resuming can help: a cancel, or a failure that is not the input's fault."""
+    if record.status == "failed" and record.error is not None and record.error.code in INPUT_ERRORS:
+        return "fix what the message names and start it again"
+    if record.status in ("failed", "cancelled"):
+        return f"`ktrdr resume {record.id}` continues it from its checkpoint"
+    return None
+
+
+def cancel_cmd(ctx: typer.Context, op_id: str = OP_ID,
                reason: str = typer.Option("cancelled by user", "--reason", help="Why (stored on the record)."),
                ) -> None:
     """Cancel an operation: a pending one at once, a running one at its next check (with a checkpoint).
@@ -91,6 +106,8 @@ def cancel_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operat
 
     async def body() -> Any:
         async with open_client(state(ctx).settings) as client:
+            if await client.record(op_id) is None:  # read from the store: no backend needed to say so
+                fail(f"no operation {op_id!r}", "list operations with `ktrdr ops`")
             return await client.cancel_anyhow(op_id, reason)
 
     data = run(body)
@@ -99,7 +116,7 @@ def cancel_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operat
     emit(state(ctx), data, lambda: typer.echo(f"{op_id}: {said}"))
 
 
-def resume_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+def resume_cmd(ctx: typer.Context, op_id: str = OP_ID,
                follow_: bool = typer.Option(False, "--follow", "-f", help="Watch it until it ends.")) -> None:
     """Resume a failed or cancelled operation from its last checkpoint."""
     from ktrdr.cli.session import open_client
@@ -115,8 +132,10 @@ def resume_cmd(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operat
         finish(ctx, follow_and_report(ctx, op_id, started_here=True))
 
 
-def workers_cmd(ctx: typer.Context) -> None:
-    """Registered workers with status, current operation and heartbeat age."""
+def workers_cmd(ctx: typer.Context,
+                show_all: bool = typer.Option(False, "--all", help="Also workers that stopped (the registry keeps "
+                                              "them for KTRDR_WORKER_TTL_S, an hour by default).")) -> None:
+    """Live workers (and unavailable ones) with status, current operation and heartbeat age."""
     from ktrdr.cli.render import workers_table
     from ktrdr.cli.session import open_client
 
@@ -124,12 +143,19 @@ def workers_cmd(ctx: typer.Context) -> None:
         async with open_client(state(ctx).settings) as client:
             return await client.workers()
 
-    data = run(body)
-    emit(state(ctx), data, lambda: workers_table(data))
+    every = run(body)
+    data = every if show_all else visible_workers(every)
+    emit(state(ctx), data, lambda: workers_table(data, hidden=len(every) - len(data)))
+
+
+def visible_workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The default view: workers that left cleanly (stopped) are history, shown only with --all."""
+    return [w for w in workers if w["status"] != "stopped"]
 
 
 def events_cmd(ctx: typer.Context,
-               op_id: Optional[str] = typer.Option(None, "--op", help="Only this operation's events."),
+               op_id: Optional[str] = typer.Option(None, "--op", help="Only this operation's events.",
+                                                 callback=checks.op_id),
                count: int = typer.Option(0, "--count", min=0, help="Stop after this many events (0: forever).")
                ) -> None:
     """Tail operation events as they happen (an example event subscriber); Ctrl-C stops."""
@@ -143,7 +169,7 @@ def events_cmd(ctx: typer.Context,
         async with open_client(state(ctx).settings) as client:
             ready = lambda subject: print(f"listening on {subject}", file=sys.stderr, flush=True)  # noqa: E731
             async for subject, event in client.events(op_id, on_ready=ready):
-                line = msgspec.json.encode(event).decode() if state(ctx).as_json else event_line(subject, event)
+                line = dumps(msgspec.to_builtins(event), None) if state(ctx).as_json else event_line(subject, event)
                 sys.stdout.write(line + "\n")
                 sys.stdout.flush()
                 seen += 1

@@ -71,8 +71,11 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def ops_table(data: dict[str, Any]) -> None:
     """The `ktrdr ops` list."""
     table = Table(title=f"operations ({data['total']} matching, {data['active']} active)")
-    for col in ("id", "type", "status", "progress", "step", "worker", "created"):
-        table.add_column(col)
+    # Ids stay whole however narrow the output (a pipe is 80 columns): they are what people copy.
+    longest = max((len(op["id"]) for op in data["operations"]), default=2)
+    table.add_column("id", no_wrap=True, min_width=longest)
+    for col in ("type", "status", "progress", "step", "worker", "created"):
+        table.add_column(col, overflow="ellipsis" if col == "step" else "fold")
     for op in data["operations"]:
         table.add_row(op["id"], op["type"], status(op["status"]), f"{op['percentage']:.0f}%",
                       op["current_step"] or (op["error"] or "")[:40], op["worker_id"], when(op["created_at"]))
@@ -136,19 +139,37 @@ def result_tables(op_type: str, result: dict[str, Any]) -> None:
         for key, value in _flat(part):
             table.add_row(key, fmt(value))
         console.print(table)
+    for note in empty_class_notes(result) if op_type == "training" else []:
+        console.print(f"[yellow]note:[/] {note}")
 
 
-def workers_table(workers: list[dict[str, Any]]) -> None:
-    """`ktrdr workers`."""
-    table = Table(title=f"workers ({sum(1 for w in workers if w['status'] in ('available', 'busy'))} live)")
-    for col in ("id", "kind", "pool", "status", "running", "gpu", "host", "last beat", "fetched", "acked", "failed"):
-        table.add_column(col)
+def empty_class_notes(result: dict[str, Any]) -> list[str]:
+    """Why a class reads 0 everywhere: the labeler gave it no training labels, so the model cannot predict it."""
+    counts = (result.get("data") or {}).get("train_label_counts") or {}
+    return [f"{name}: 0 training labels — the labels gave this class no example on this data, so the model never "
+            "predicts it and its precision, recall and F1 are 0 by definition" for name, n in counts.items() if not n]
+
+
+def services(notes: dict[str, str]) -> str:
+    """`ib connected`, `ib disconnected (retrying; synthetic and csv loads still run)`…"""
+    said = {"disconnected": "disconnected (retrying; synthetic and csv loads still run)"}
+    return ", ".join(f"{name} {said.get(state, state)}" for name, state in notes.items())
+
+
+def workers_table(workers: list[dict[str, Any]], hidden: int = 0) -> None:
+    """`ktrdr workers`; `hidden` stopped ones are counted in the title."""
+    live = sum(1 for w in workers if w["status"] in ("available", "busy"))
+    more = f", {hidden} stopped not shown: --all" if hidden else ""
+    table = Table(title=f"workers ({live} live{more})")
+    for col in ("id", "kind", "pool", "status", "running", "gpu", "host", "last beat", "fetched", "acked", "failed",
+                "services"):
+        table.add_column(col, no_wrap=col == "id", overflow="fold")
     for w in workers:
         gpu = (w.get("gpu") or {}).get("name", "")
         c = w.get("counters", {})
         table.add_row(w["worker_id"], w["kind"], w["pool"], status(w["status"]), ", ".join(w["running"]), gpu,
                       w["host"], f"{w['age_s']:.1f}s ago", str(c.get("fetched", 0)), str(c.get("acked", 0)),
-                      str(c.get("failed", 0)))
+                      str(c.get("failed", 0)), services(w.get("notes") or {}))
     console.print(table)
 
 

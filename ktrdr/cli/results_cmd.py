@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import emit, run, state
 
 if TYPE_CHECKING:
@@ -16,16 +17,20 @@ app = typer.Typer(no_args_is_help=True, help="Read the results of finished opera
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
-async def fetch(settings: Settings, op_id: str, blob: bool) -> tuple[Any, BacktestResult | None]:
-    """The operation record and (when asked and stored) its backtest result from the results bucket."""
+async def fetch(settings: Settings, op_id: str, blob: bool) -> tuple[Any, BacktestResult | None, list[Any]]:
+    """The record, (when asked and stored) its backtest result, and its children's records.
+
+    A parent (research, pipeline) stores no result of its own: its trades and equity are its backtest child's.
+    """
     from ktrdr.bus.handle import Bus
     from ktrdr.bus.objects import backtest_result
     from ktrdr.bus.resolve import resolve_url
-
     bus = await Bus.open(settings, resolve_url(settings), name="ktrdr-results")
     try:
         record, _ = await bus.ops.get(op_id)
-        return record, await backtest_result(bus.js, bus.names, record) if blob else None
+        children = [c for c in [await bus.ops.find(cid) for cid in record.children] if c is not None]
+        source = next((c for c in reversed(children) if c.type == "backtest"), None if children else record)
+        return record, await backtest_result(bus.js, bus.names, source) if blob and source else None, children
     finally:
         await bus.close()
 
@@ -65,11 +70,12 @@ def equity_points(result: BacktestResult, points: int) -> list[dict[str, Any]]:
 
 
 def as_data(record: Any, result: BacktestResult | None, trades: bool, equity: bool, limit: int,
-            points: int) -> dict[str, Any]:
+            points: int, children: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     """Everything `show` prints, as plain data (the --json output)."""
     data: dict[str, Any] = {"id": record.id, "type": record.type, "status": record.status,
                             "summary": record.result, "artifacts": record.artifacts,
-                            "error": record.error.message if record.error else None}
+                            "error": record.error.message if record.error else None,
+                            "children": [{"id": c.id, "type": c.type, "status": c.status} for c in children]}
     if result is not None and trades:
         data["trades_total"], data["trades"] = len(result.trades), trade_rows(result, limit)
     if result is not None and equity:
@@ -95,25 +101,47 @@ def render(data: dict[str, Any]) -> None:
     console.print(f"[bold]{data['id']}[/] {data['type']} [bold]{data['status']}[/]")
     if data["error"]:
         console.print(f"[red]error:[/] {data['error']}")
-    info = {k: summary.get(k) for k in ("model", "symbol", "timeframe", "start", "end", "bars", "bars_per_s")
-            if k in summary}
-    info |= summary.get("costs") or {}
-    if info:
-        console.print("  ".join(f"{k}: {_fmt(v)}" for k, v in info.items()))
-    if isinstance(summary.get("metrics"), dict):
-        console.print(metrics_table(summary["metrics"], "metrics"))
+    for child in data.get("children", []):
+        console.print(f"  {child['type']}: {child['id']} {child['status']}")
+    if data.get("children"):  # a parent: its summary is one section per child kind
+        for kind in ("training", "backtest"):
+            if isinstance(summary.get(kind), dict):
+                _render_summary(console, kind, summary[kind])
     else:
-        table = Table("metric", "value", title="result")
-        for key, value in summary.items():
-            if not isinstance(value, (dict, list)):
-                table.add_row(key, _fmt(value))
-        console.print(table)
+        _render_summary(console, data["type"], summary)
     if "trades" in data:
         _render_trades(console, data)
     if data.get("equity"):
         values = [p["equity"] for p in data["equity"]]
         console.print(f"equity {sparkline(values)}  {_fmt(values[0])} → {_fmt(values[-1])} "
                       f"(min {_fmt(min(values))}, max {_fmt(max(values))})")
+
+
+def _render_summary(console: Any, kind: str, summary: dict[str, Any]) -> None:
+    """One operation's summary: a backtest's range, costs, data source and metrics by unit; others as a table."""
+    from rich.table import Table
+
+    from ktrdr.cli.render import metrics_table, result_tables
+
+    if kind == "training":
+        result_tables("training", summary)
+        return
+    info = {k: summary.get(k) for k in ("model", "symbol", "timeframe", "start", "end", "bars", "bars_per_s")
+            if k in summary}
+    info |= summary.get("costs") or {}
+    if info:
+        console.print("  ".join(f"{k}: {_fmt(v)}" for k, v in info.items()))
+    if summary.get("data_source") == "synthetic":
+        console.print("[bold yellow]data: synthetic[/] — generated bars, not market prices: these figures say "
+                      "nothing about a real market")
+    if isinstance(summary.get("metrics"), dict):
+        console.print(metrics_table(summary["metrics"], "metrics"))
+        return
+    table = Table("metric", "value", title="result")
+    for key, value in summary.items():
+        if not isinstance(value, (dict, list)):
+            table.add_row(key, _fmt(value))
+    console.print(table)
 
 
 def _render_trades(console: Any, data: dict[str, Any]) -> None:
@@ -127,13 +155,13 @@ def _render_trades(console: Any, data: dict[str, Any]) -> None:
 
 
 @app.command()
-def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id."),
+def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id.", callback=checks.op_id),
          trades: bool = typer.Option(False, "--trades", help="Also list the trades (backtests)."),
          equity: bool = typer.Option(False, "--equity", help="Also show the equity curve (backtests)."),
          limit: int = typer.Option(20, "--limit", min=0, help="Trades to list (0: all)."),
          points: int = typer.Option(60, "--points", min=0, help="Equity points to sample (0: all).")) -> None:
     """Show an operation's result summary (all backtest metrics), optionally its trades and equity curve."""
     st = state(ctx)
-    record, result = run(lambda: fetch(st.settings, op_id, trades or equity))
-    data = as_data(record, result, trades, equity, limit, points)
+    record, result, children = run(lambda: fetch(st.settings, op_id, trades or equity))
+    data = as_data(record, result, trades, equity, limit, points, children)
     emit(st, data, lambda: render(data))

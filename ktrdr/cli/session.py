@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -108,10 +107,25 @@ async def _interrupted(client: Any, op_id: str, started_here: bool, console: Any
         return None
     console.print(f"cancelling {op_id} (Ctrl-C on a run you started cancels it)…")
     await client.cancel(op_id, reason="interrupted from the CLI")
-    t0 = time.monotonic()
     async for record in client.follow(op_id):
         if record.terminal:
-            console.print(f"{op_id} {record.status} after {time.monotonic() - t0:.1f}s; "
-                          f"`ktrdr resume {op_id}` continues it from its checkpoint")
-            return record
+            if record.status != "cancelled":  # it ended before the cancel reached it: report that outcome
+                return record
+            console.print(f"{op_id} {where_stopped(record)}; `ktrdr resume {op_id}` continues it")
+            raise UserCancelled(record)
     return None
+
+
+def where_stopped(record: Any) -> str:
+    """`cancelled at step 14/30 (47 %)`, from the record's last progress."""
+    p = record.progress
+    at = f"at step {p.steps_completed}/{p.steps_total} " if p.steps_total else "at "
+    return f"cancelled {at}({p.percentage:.0f} %)"
+
+
+class UserCancelled(Exception):
+    """The person following their own run pressed Ctrl-C and the run is now cancelled (exit 130, no error)."""
+
+    def __init__(self, record: Any) -> None:
+        super().__init__(where_stopped(record))
+        self.record = record

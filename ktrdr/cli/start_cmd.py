@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import emit, fail, run, state
 from ktrdr.cli.strategies_cmd import resolve_strategy, strategy_text
 from ktrdr.cli.ops_cmd import finish
@@ -13,11 +14,16 @@ from ktrdr.operations import kinds
 
 FOLLOW = typer.Option(False, "--follow", "-f", envvar="KTRDR_FOLLOW",
                       help="Show live progress until it ends (Ctrl-C cancels it).")
-DEVICE = typer.Option("auto", "--device", envvar="KTRDR_DEVICE", help="auto (GPU first) | gpu | cpu.")
+DEVICE = typer.Option("auto", "--device", envvar="KTRDR_DEVICE", help="auto (GPU first) | gpu | cpu.",
+                      callback=checks.one_of("auto", "gpu", "cpu"))
 
 
 STRATEGY = typer.Argument(..., help="Strategy name (from the strategies directory) or YAML file.")
 EPOCHS = typer.Option(None, "--epochs", min=1, help="Override training.epochs (e.g. 1 for a smoke run).")
+START = typer.Option(None, "--start", help="First date (ISO 8601, UTC).", callback=checks.date)
+END = typer.Option(None, "--end", help="Last date (ISO 8601, UTC).", callback=checks.date)
+SYMBOL_OPT = typer.Option(None, "--symbol", help="Override the strategy's symbol.", callback=checks.symbol)
+TIMEFRAME_OPT = typer.Option(None, "--timeframe", help="Override its timeframe.", callback=checks.timeframe)
 
 
 def start(ctx: typer.Context, area: str, payload: dict[str, Any], follow: bool, verb: str = "start") -> None:
@@ -67,21 +73,23 @@ def dummy(ctx: typer.Context, steps: int = typer.Option(10, "--steps", min=0),
 
 
 def train(ctx: typer.Context, strategy: str = STRATEGY,
-          symbol: Optional[list[str]] = typer.Option(None, "--symbol", help="Override the strategy's symbols."),
-          timeframe: Optional[list[str]] = typer.Option(None, "--timeframe", help="Override its timeframes."),
-          start_: Optional[str] = typer.Option(None, "--start", help="First date (ISO)."),
-          end: Optional[str] = typer.Option(None, "--end", help="Last date (ISO)."),
+          symbol: Optional[list[str]] = typer.Option(None, "--symbol", help="Override the strategy's symbols.",
+                                                     callback=checks.symbols),
+          timeframe: Optional[list[str]] = typer.Option(None, "--timeframe", help="Override its timeframes.",
+                                                        callback=checks.timeframes),
+          start_: Optional[str] = START, end: Optional[str] = END,
           device: str = DEVICE, epochs: Optional[int] = EPOCHS, follow: bool = FOLLOW) -> None:
     """Train a strategy's model on a training worker (GPU first, CPU fallback)."""
+    checks.period(start_, end)
     start(ctx, "training", {"strategy_yaml": strategy_text(strategy), "symbols": symbol, "timeframes": timeframe,
                             "start": start_, "end": end, "device": device, "epochs": epochs}, follow)
 
 
 def backtest(ctx: typer.Context, strategy: str = STRATEGY,
-             model: Optional[str] = typer.Option(None, "--model", help="NAME[@version] (default: latest)."),
-             symbol: Optional[str] = typer.Option(None, "--symbol"),
-             timeframe: Optional[str] = typer.Option(None, "--timeframe"),
-             start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
+             model: Optional[str] = typer.Option(None, "--model", help="NAME[@version] (default: latest).",
+                                                 callback=checks.model_ref),
+             symbol: Optional[str] = SYMBOL_OPT, timeframe: Optional[str] = TIMEFRAME_OPT,
+             start_: Optional[str] = START, end: Optional[str] = END,
              capital: Optional[float] = typer.Option(None, "--capital", min=0.0),
              commission: Optional[float] = typer.Option(None, "--commission", min=0.0,
                                                         help="Rate per fill (default 0.001)."),
@@ -89,6 +97,7 @@ def backtest(ctx: typer.Context, strategy: str = STRATEGY,
                                                       help="Rate per fill, against us (default 0.0005)."),
              follow: bool = FOLLOW) -> None:
     """Backtest a strategy with its trained model on a backtest worker."""
+    checks.period(start_, end)
     text = strategy_text(strategy)
     if model is None:
         from ktrdr.strategy import load_strategy
@@ -100,26 +109,34 @@ def backtest(ctx: typer.Context, strategy: str = STRATEGY,
 
 
 def research(ctx: typer.Context, strategy: str = STRATEGY,
-             symbol: Optional[str] = typer.Option(None, "--symbol"),
-             timeframe: Optional[list[str]] = typer.Option(None, "--timeframe"),
-             start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
-             backtest_start: Optional[str] = typer.Option(None, "--backtest-start"),
-             backtest_end: Optional[str] = typer.Option(None, "--backtest-end"),
+             symbol: Optional[str] = SYMBOL_OPT,
+             timeframe: Optional[list[str]] = typer.Option(None, "--timeframe", callback=checks.timeframes),
+             start_: Optional[str] = START, end: Optional[str] = END,
+             backtest_start: Optional[str] = typer.Option(None, "--backtest-start", callback=checks.date),
+             backtest_end: Optional[str] = typer.Option(None, "--backtest-end", callback=checks.date),
              device: str = DEVICE, epochs: Optional[int] = EPOCHS,
              follow: bool = typer.Option(True, "--follow/--no-follow", "-f")) -> None:
     """Train, then backtest the trained model, as one parent operation."""
+    checks.period(start_, end)
+    checks.period(backtest_start, backtest_end, "backtest-")
     start(ctx, "research", {"strategy_yaml": strategy_text(strategy), "symbols": [symbol] if symbol else None,
                             "timeframes": timeframe, "start": start_, "end": end, "backtest_start": backtest_start,
                             "backtest_end": backtest_end, "device": device, "epochs": epochs}, follow)
 
 
-def data_load(ctx: typer.Context, symbol: str = typer.Argument(...), timeframe: str = typer.Argument(...),
-              source: Optional[str] = typer.Option(None, "--source",
-                                                   help="ib (the default) | synthetic | csv."),
-              mode: str = typer.Option("tail", "--mode", help="tail | backfill | full."),
-              start_: Optional[str] = typer.Option(None, "--start"), end: Optional[str] = typer.Option(None, "--end"),
-              follow: bool = FOLLOW) -> None:
+def data_load(ctx: typer.Context,
+              symbol: str = typer.Argument(..., help="Symbol, e.g. EURUSD or AAPL.", callback=checks.symbol),
+              timeframe: str = typer.Argument(..., help="Timeframe: 1m 5m 15m 30m 1h 4h 1d 1w.",
+                                              callback=checks.timeframe),
+              source: Optional[str] = typer.Option(None, "--source", help="ib | synthetic | csv (default: ib "
+                                                   "when a data worker reports IB, else it asks).",
+                                                   callback=checks.one_of("ib", "synthetic", "csv")),
+              mode: str = typer.Option("tail", "--mode", help="tail | backfill | full.",
+                                       callback=checks.one_of("tail", "backfill", "full")),
+              start_: Optional[str] = START, end: Optional[str] = END, follow: bool = FOLLOW) -> None:
     """Load market data through the data worker (the only process that talks to IB)."""
+    checks.period(start_, end)
+    source = source or default_source(ctx)
     start(ctx, "data", {"symbol": symbol, "timeframe": timeframe, "source": source, "mode": mode,
                         "start": start_, "end": end}, follow, verb="load")
 
@@ -145,6 +162,23 @@ def _pair(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except ValueError:
         return key, value
+
+
+def default_source(ctx: typer.Context) -> str:
+    """`ib` when a live data worker reports an IB connection; otherwise ask (never silently synthetic bars)."""
+    from ktrdr.cli.session import open_client
+
+    async def workers() -> list[dict[str, Any]]:
+        async with open_client(state(ctx).settings) as client:
+            return await client.workers()
+
+    data = [w for w in run(workers) if w["kind"] == "data" and w["status"] in ("available", "busy", "stuck")]
+    if any((w.get("notes") or {}).get("ib") == "connected" for w in data):
+        return "ib"
+    why = "no data worker is connected to IB" if data else "no data worker is running"
+    fail(f"{why}: say where the bars come from", "add --source synthetic (generated bars) or --source csv; "
+         "--source ib waits for IB (`ktrdr worker data --ib-host … --ib-port …`)", code=2)
+    raise AssertionError("unreachable")
 
 
 def validate(ctx: typer.Context, strategy: str = STRATEGY) -> None:

@@ -6,13 +6,15 @@ from typing import Any, Optional
 
 import typer
 
+from ktrdr.cli import checks
 from ktrdr.cli.common import run, state
 from ktrdr.operations import kinds
 
 app = typer.Typer(no_args_is_help=True, help="Run a worker (it takes work from its pool until stopped).")
 
 CAPACITY = typer.Option(1, "--capacity", envvar="KTRDR_WORKER_CAPACITY", min=1, help="Operations at once.")
-WORKER_ID = typer.Option(None, "--worker-id", envvar="KTRDR_WORKER_ID", help="Stable id (default: generated).")
+WORKER_ID = typer.Option(None, "--worker-id", envvar="KTRDR_WORKER_ID", help="Stable id (default: generated).",
+                         callback=checks.namespace)
 GRACE = typer.Option(10.0, "--grace", envvar="KTRDR_WORKER_GRACE_S",
                      help="Seconds a cancelled operation may take to stop before it is abandoned.")
 BURST = typer.Option(False, "--burst", help="Exit once the queue is empty.")
@@ -77,7 +79,8 @@ def data(ctx: typer.Context,
          ib_timeout: float = typer.Option(5.0, "--ib-timeout", envvar="KTRDR_IB_TIMEOUT_S",
                                           help="Seconds to wait for IB when connecting."),
          allow_no_ib: bool = typer.Option(False, "--allow-no-ib", envvar="KTRDR_ALLOW_NO_IB",
-                                          help="Start even if IB is unreachable; serve synthetic and csv loads only."),
+                                          help="Start even where ib_insync cannot run (an unreachable IB never stops "
+                                               "the worker: it serves synthetic and csv loads and keeps retrying)."),
          ib_pacing: Optional[str] = typer.Option(None, "--ib-pacing", envvar="KTRDR_IB_PACING",
                                                  help='IB pacing limits as JSON, e.g. \'{"min_interval_s": 3}\' '
                                                       "(default: IB's documented limits)."),
@@ -100,13 +103,16 @@ def data(ctx: typer.Context,
     except ConfigError as exc:
         fail(f"--ib-pacing: {exc.message}", exc.hint)
     session: IbSession | None = IbSession(ib_host, ib_port, ib_client_id, connect_timeout_s=ib_timeout)
-    try:
-        session.start()
-    except IbUnavailable as exc:
+    try:  # IB down is no reason to refuse synthetic and csv loads: connect in the background meanwhile
+        session.start(keep_trying=True)
+    except IbUnavailable as exc:  # ib_insync itself is unusable here
         if not allow_no_ib:
             fail(exc.message, exc.hint)
         typer.echo(f"warning: {exc.message}; serving synthetic and csv loads only (--allow-no-ib)", err=True)
         session = None
+    if session is not None and not session.connected:
+        typer.echo(f"warning: IB at {ib_host}:{ib_port} does not answer; serving synthetic and csv loads now, "
+                   "IB loads once it connects (retrying in the background)", err=True)
     try:
         start(ctx, kind="data", op_type="data", pool="ib", handler=handler_of(kinds.get("data")), capacity=capacity,
               worker_id=worker_id, grace_s=grace, burst=burst, setup=setup, services={**services, "ib": session})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -40,7 +41,9 @@ def fold_one(r: OperationRecord, ev: OperationEvent) -> OperationRecord:
     match ev:
         case OperationProgress() if r.status == "running" and ev.seq > r.progress_seq:
             progress = Progress(**{f: getattr(ev, f) for f in _PROGRESS_FIELDS})
-            return msgspec.structs.replace(r, progress=progress, progress_seq=ev.seq)
+            # updated_at moves with progress: the monitor's progress history is stamped with it
+            return msgspec.structs.replace(r, progress=progress, progress_seq=ev.seq,
+                                           updated_at=max(r.updated_at, ev.ts or time.time_ns()))
         case OperationCompleted():
             return tr.finished(r, ev.attempt, "completed", result=ev.result, artifacts=ev.artifacts)
         case OperationFailed():

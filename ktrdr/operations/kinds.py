@@ -135,7 +135,8 @@ def api_endpoints() -> dict[tuple[str, str], type]:
 for _kind in (
     OperationKind(name="training", params=p.TrainingParams, pools=("gpu", "cpu"), default_pool="cpu",
                   summary="Train a strategy's model (GPU first: the gpu pool when a live GPU worker exists).",
-                  handler="ktrdr.workers.training:run_training_op", stack_option="training_workers"),
+                  check=p.check_training, handler="ktrdr.workers.training:run_training_op",
+                  stack_option="training_workers"),
     OperationKind(name="backtest", params=p.BacktestParams, pools=("cpu",), default_pool="cpu",
                   summary="Backtest a model or a plain signal rule on stored data.", check=p.check_backtest,
                   handler="ktrdr.workers.backtest:run_backtest_op", stack_option="backtest_workers"),
@@ -146,7 +147,8 @@ for _kind in (
     OperationKind(name="dummy", params=p.DummyParams, pools=("cpu",), default_pool="cpu",
                   summary="Steps that sleep or burn CPU: for trying the system, tests and benchmarks.",
                   handler="ktrdr.workers.dummy:run_dummy", stack_option="dummy_workers"),
-    OperationKind(name="research", params=p.ResearchParams, summary="Train, then backtest the trained model."),
+    OperationKind(name="research", params=p.ResearchParams, summary="Train, then backtest the trained model.",
+                  check=p.check_research),
     OperationKind(name="pipeline", params=p.PipelineParams, summary="Run explicit steps in order."),
 ):
     register(_kind)

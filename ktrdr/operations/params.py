@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Meta
 
 from ktrdr.errors import ConfigError
+from ktrdr.operations.period import check_period
 
 NonNegInt = Annotated[int, Meta(ge=0)]
 NonNegFloat = Annotated[float, Meta(ge=0)]
@@ -151,6 +152,18 @@ def check_backtest(p: BacktestParams) -> None:
                           path="parameters.signals.fast")
     if p.model is None and p.strategy_yaml is None and (p.symbol is None or p.timeframe is None):
         raise ConfigError("without a strategy, `symbol` and `timeframe` are required", path="parameters.symbol")
+    check_period(p.start, p.end)
+
+
+def check_training(p: TrainingParams) -> None:
+    """The period parses as ISO 8601 and ends after it starts (nothing is queued otherwise)."""
+    check_period(p.start, p.end)
+
+
+def check_research(p: ResearchParams) -> None:
+    """Both periods (training, backtest) parse and end after they start."""
+    check_period(p.start, p.end)
+    check_period(p.backtest_start, p.backtest_end, "backtest_")
 
 
 def check_data_load(p: DataLoadParams) -> None:
@@ -166,6 +179,7 @@ def check_data_load(p: DataLoadParams) -> None:
             parse(value)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"`{name}` is invalid: {value!r} ({str(exc)[:200]})", path=name) from None
+    check_period(p.start, p.end)  # strict ISO: pandas alone would take "yesterday"
     if p.source == "csv" and not p.csv_dir:
         raise ConfigError("a csv load needs `csv_dir`, the folder of {SYMBOL}_{timeframe}.csv files on the "
                           "data worker", path="csv_dir")

@@ -98,6 +98,13 @@ def claim(dispatch: int, delivery: int, worker_id: str) -> Mutation:
     return mutate
 
 
+def final_progress(progress: Progress, status: str) -> Progress:
+    """Progress as a terminal record shows it: a completed one is at 100 % with no stale step text."""
+    if status != "completed":
+        return progress
+    return msgspec.structs.replace(progress, percentage=100.0, current_step="", current_item="")
+
+
 def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | None = None,
              artifacts: dict | None = None, error: ErrorInfo | None = None, reason: str = "") -> OperationRecord:
     """The record once `attempt` ended in `status`; unchanged when it is not running or the attempt lost it.
@@ -106,9 +113,8 @@ def finished(r: OperationRecord, attempt: int, status: str, *, result: dict | No
     """
     if r.terminal or r.status != "running" or not r.owned_by(attempt):
         return r
-    pct = 100.0 if status == "completed" else r.progress.percentage
     return moved(r, status, result=result or r.result, artifacts={**r.artifacts, **(artifacts or {})},
-                 error=error, progress=msgspec.structs.replace(r.progress, percentage=pct),
+                 error=error, progress=final_progress(r.progress, status),
                  cancel_reason=kept_reason(r.cancel_reason, reason))
 
 

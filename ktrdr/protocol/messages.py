@@ -68,6 +68,7 @@ class WorkerHeartbeat(Wire, frozen=True, kw_only=True):
     pid: int = 0
     seq: int = 0
     sent_at: int = 0
+    notes: dict[str, str] = {}  # the state of what the worker depends on, e.g. {"ib": "connected"}
 
 
 # -- work ----------------------------------------------------------------------------------

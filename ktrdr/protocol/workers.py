@@ -34,6 +34,7 @@ class WorkerRecord(msgspec.Struct, kw_only=True, frozen=True):
     first_seen: int = 0
     last_seen: int = 0
     idle_since: int = 0
+    notes: dict[str, str] = {}  # from the last heartbeat, e.g. {"ib": "disconnected"}
 
     @property
     def alive(self) -> bool:
@@ -56,4 +57,4 @@ def from_heartbeat(beat: WorkerHeartbeat, previous: WorkerRecord | None, now: in
         worker_id=beat.worker_id, kind=beat.kind, pool=beat.pool, status=status, capacity=beat.capacity,
         running=beat.running, gpu=beat.capabilities.gpu, host=beat.host, pid=beat.pid, version=beat.version,
         interval_s=beat.interval_s, counters=beat.counters, first_seen=previous.first_seen if previous else now,
-        last_seen=now, idle_since=idle or (0 if beat.running else now))
+        last_seen=now, idle_since=idle or (0 if beat.running else now), notes=beat.notes)

@@ -158,6 +158,12 @@ def _config(p: BacktestParams, plan: _Plan, warmup: int) -> BacktestConfig:
                           progress_every_bars=p.progress_every_bars, checkpoint_every_bars=p.checkpoint_every_bars)
 
 
+def _data_source(ctx: OperationContext, symbol: str, timeframe: str) -> str:
+    """Where the simulated bars came from (ib, csv, synthetic): results say so beside the numbers."""
+    info = data_repository(ctx).info(symbol, timeframe)
+    return info.source if info is not None else ""
+
+
 def _signal_source(bundle: ModelBundle | None) -> str:
     """What gave the signals of a model run: the model, or nothing for a model of market states."""
     if bundle is not None and is_state_model(bundle):
@@ -196,6 +202,7 @@ def run_backtest_op(ctx: OperationContext) -> dict[str, Any]:
         "costs": {"commission": config.commission, "slippage": config.slippage}, "model": key or None,
         "signals": msgspec.to_builtins(p.signals) if p.signals else _signal_source(bundle),
         "symbol": plan.symbol, "timeframe": plan.base, "bars": bars, "warmup_bars": warmup,
+        "data_source": _data_source(ctx, plan.symbol, plan.base),
         "start": data.index[warmup].isoformat(), "end": data.index[-1].isoformat(),
         "signal_bars": int(np.count_nonzero(signals[warmup:])), "resumed_from_bar": checkpointer.resumed_from,
         "simulate_s": simulate_s, "bars_per_s": simulated / simulate_s if simulate_s > 0 else None,

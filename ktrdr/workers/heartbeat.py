@@ -47,6 +47,7 @@ class Heartbeater:
         self.bus, self.identity, self.counters, self.state = bus, identity, counters, state
         self.capabilities = machine_capabilities(gpu)
         self.seq = 0
+        self.notes: Callable[[], dict[str, str]] = dict  # the worker sets it when it has services to report
         self._task: asyncio.Task | None = None
         self.sent_at: list[float] = []
 
@@ -58,7 +59,7 @@ class Heartbeater:
             worker_id=me.worker_id, kind=me.kind, pool=me.pool, status=status or now_status, capacity=me.capacity,
             running=running, capabilities=self.capabilities, counters=WorkerCounters(**self.counters),
             interval_s=self.bus.settings.heartbeat_s, version=VERSION, host=socket.gethostname(), pid=os.getpid(),
-            seq=self.seq, sent_at=time.time_ns())
+            seq=self.seq, sent_at=time.time_ns(), notes=self.notes())
 
     async def beat(self, status: str | None = None) -> None:
         """Publish one heartbeat now."""

@@ -68,16 +68,20 @@ class IbSession:
         asyncio.set_event_loop(self._loop)
         self._loop.run_forever()
 
-    def start(self) -> IbSession:
-        """Start the loop thread and connect; IbUnavailable (and nothing left running) when IB is unreachable."""
+    def start(self, *, keep_trying: bool = False) -> IbSession:
+        """Start the loop thread and connect; when IB is unreachable, IbUnavailable (and nothing left running),
+        or with `keep_trying` a warning and connection attempts in the background until it answers."""
         self._thread.start()
         try:
             self._submit(self._connect_first(), self.connect_timeout_s + 5.0)
         except BaseException as exc:
-            self.close()
-            if isinstance(exc, IbUnavailable):
-                raise
-            raise IbUnavailable(self.host, self.port, self.client_id, _describe(exc)) from exc
+            error = exc if isinstance(exc, IbUnavailable) else IbUnavailable(self.host, self.port, self.client_id,
+                                                                              _describe(exc))
+            if not keep_trying or self.ib is None:
+                self.close()
+                raise error from exc
+            log.warning("%s; retrying in the background", error.message)
+            self._loop.call_soon_threadsafe(self._start_reconnect)
         return self
 
     async def _connect_first(self) -> None:
@@ -99,7 +103,12 @@ class IbSession:
         if self._closing or (self._reconnecting is not None and not self._reconnecting.done()):
             return
         log.warning("IB connection to %s:%d lost; reconnecting", self.host, self.port)
-        self._reconnecting = self._loop.create_task(self._reconnect())
+        self._start_reconnect()
+
+    def _start_reconnect(self) -> None:
+        """Keep trying to connect in the background (on the IB loop)."""
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = self._loop.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
         attempt = 0
@@ -113,6 +122,11 @@ class IbSession:
                 continue
             self.reconnects += 1
             log.info("IB reconnected after %d attempt(s)", attempt)
+
+    @property
+    def state(self) -> str:
+        """`connected` or `disconnected` (then retrying): what the worker's heartbeat reports as `ib`."""
+        return "connected" if self.connected else "disconnected"
 
     @property
     def connected(self) -> bool:

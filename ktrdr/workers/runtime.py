@@ -57,6 +57,7 @@ class Worker:
                                 services=self.services, counters=self.counters, checkpointer_for=self.checkpointer_for)
         self.heartbeat = Heartbeater(bus, WorkerIdentity(self.worker_id, kind, pool, capacity), self.counters,
                                      self._state, gpu=gpu)
+        self.heartbeat.notes = self._notes
         self.cancels = CancelIntents(bus)  # a bare `nats pub ktrdr.cancel.<id>` is stored even without a backend
 
     @property
@@ -65,6 +66,10 @@ class Worker:
         if self._stopping.is_set():
             return "draining"
         return "busy" if len(self.running) >= self.capacity else "idle"
+
+    def _notes(self) -> dict[str, str]:
+        """The state of every service that can tell it (an IB session: connected or not), for the heartbeat."""
+        return {name: svc.state for name, svc in list(self.services.items()) if isinstance(getattr(svc, "state", None), str)}
 
     def _state(self) -> tuple[str, list[str]]:
         """(status, running operation ids), as the heartbeat reports them."""

@@ -1,69 +1,70 @@
-"""`--json` of the commands that start work: `data load`, `train`, `backtest`, `research` print one JSON
-document on stdout (the start reply, or with --follow the final record), which a script can parse."""
+"""`--json` before or after the sub-command on every command: JSON on stdout (errors too, with the exit code),
+timestamps as ISO 8601 UTC, and the flag listed in every command's --help."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from pathlib import Path
-from typing import Any
+import subprocess
+import sys
+from datetime import datetime
 
-import pytest
+import typer
 
-from ktrdr.bus.handle import Bus
+from ktrdr.cli.jsonflag import add_json_everywhere
+from ktrdr.cli.main import app
 from ktrdr.config import Settings
-from ktrdr.workers.backtest import run_backtest_op
-from ktrdr.workers.data import run_data_load
-from ktrdr.workers.training import run_training_op
-from tests.helpers import wait_record
-from tests.integration.conftest import BackendPool, WorkerPool
-from tests.integration.test_cli_operations import ktrdr
-from tests.integration.test_training_worker import example_yaml
-
-pytestmark = pytest.mark.slow
-LOAD = ("EURUSD", "1h", "--source", "synthetic", "--mode", "full", "--start", "2024-01-01", "--end", "2024-03-01")
+from tests.integration.test_cli_operations import ROOT, cli_env, ktrdr, stack  # noqa: F401 — the fixture
 
 
-@pytest.fixture
-async def stack(settings: Settings, backends: BackendPool, workers: WorkerPool, tmp_path: Path) -> Path:
-    """A backend, data, training and backtest workers; returns a one-epoch strategy file."""
-    await backends.start()
-    await workers.start(run_data_load, op_type="data", pool="ib", services={"ib": None}, checkpoints=None)
-    await workers.start(run_training_op, op_type="training", pool="cpu", checkpoints=None)
-    await workers.start(run_backtest_op, op_type="backtest", pool="cpu", checkpoints=None)
-    strategy = tmp_path / "one_epoch.yaml"
-    strategy.write_text(example_yaml(epochs=1, batch_size=256))
-    return strategy
+def iso_utc(value: str) -> datetime:
+    """Parse an ISO 8601 UTC timestamp as the CLI prints it (fails on anything else)."""
+    assert value.endswith("Z"), value
+    return datetime.fromisoformat(value[:-1] + "+00:00")
 
 
-async def json_of(settings: Settings, *args: str) -> dict[str, Any]:
-    """Run `ktrdr --json ARGS`; its whole stdout must be one JSON object."""
-    done = await ktrdr(settings, "--json", *args)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+async def test_json_after_the_subcommand(stack: Settings) -> None:
+    started = await ktrdr(stack, "dummy", "--steps", "1", "--step-seconds", "0", "--json")
+    op_id = json.loads(started.stdout)["operation_id"]
+    listed = await ktrdr(stack, "ops", "--json")
+    assert listed.returncode == 0, listed.stderr
+    row = next(o for o in json.loads(listed.stdout)["operations"] if o["id"] == op_id)
+    iso_utc(row["created_at"])
+    followed = await ktrdr(stack, "follow", op_id, "--json")
+    shown = json.loads((await ktrdr(stack, "ops", "show", op_id, "--json")).stdout)
+    assert json.loads(followed.stdout)["status"] == shown["status"] == "completed"
+    assert iso_utc(shown["finished_at"]) >= iso_utc(shown["created_at"])
+    workers = json.loads((await ktrdr(stack, "workers", "--json")).stdout)
+    iso_utc(workers[0]["last_seen"])
+    piped = await asyncio.to_thread(  # in a thread: the backend answering it runs on this test's loop
+        subprocess.run, f"{sys.executable} -m ktrdr ops --json | {sys.executable} -m json.tool", shell=True,
+        env=cli_env(stack), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and op_id in piped.stdout, piped.stderr
 
 
-async def test_json_of_data_load_train_backtest_and_research(settings: Settings, bus: Bus, stack: Path) -> None:
-    started = await json_of(settings, "data", "load", *LOAD)
-    assert set(started) >= {"operation_id", "type", "pool", "warnings"}
-    assert (started["type"], started["pool"], started["warnings"]) == ("data", "ib", [])
-    loaded = await wait_record(bus, started["operation_id"], lambda r: r.terminal, timeout=60)
+async def test_json_errors_carry_the_exit_code(stack: Settings) -> None:
+    for args, code in ((["ops", "show", "op_dummy_20240101_000000_00000000", "--json"], 1),
+                       (["--json", "ops", "show", "no such id"], 2), (["ops", "--bogus", "--json"], 2)):
+        done = await ktrdr(stack, *args)
+        reply = json.loads(done.stdout)
+        assert done.returncode == code == reply["code"] and set(reply) == {"error", "hint", "code"}, done.stdout
+        assert reply["hint"], reply
 
-    again = await json_of(settings, "data", "load", *LOAD, "--follow")
-    assert again["type"] == "data" and again["status"] == "completed" and again["id"] != started["operation_id"]
-    assert again["result"]["stored_rows"] == loaded.result["stored_rows"] > 0
-    assert again["artifacts"]["data"] == loaded.artifacts["data"]
 
-    trained = await json_of(settings, "train", str(stack), "--device", "cpu", "--follow")
-    assert trained["type"] == "training" and trained["status"] == "completed" and trained["pool"] == "cpu"
-    assert trained["artifacts"] == {"model": "rsi_mean_reversion/1h_v1"}
-    assert trained["result"]["training"]["epochs_run"] == 1 and trained["progress"]["percentage"] == 100.0
+def test_every_command_lists_json_in_its_help() -> None:
+    add_json_everywhere(app)
+    missing = []
 
-    tested = await json_of(settings, "backtest", str(stack), "--follow")
-    assert tested["type"] == "backtest" and tested["status"] == "completed"
-    assert tested["result"]["model"] == "rsi_mean_reversion/1h_v1" and tested["result"]["bars"] > 0
-    assert {"trades", "total_return"} <= set(tested["result"]["metrics"])
+    def walk(cmd: object, path: tuple[str, ...]) -> None:
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, (*path, name))
+        if getattr(cmd, "commands", None) and path != ("ops",):  # a plain group only names its sub-commands
+            return
+        if not any("--json" in getattr(p, "opts", ()) for p in cmd.params):  # type: ignore[attr-defined]
+            missing.append(" ".join(path))
 
-    research = await json_of(settings, "research", str(stack), "--device", "cpu")
-    assert research["type"] == "research" and research["status"] == "completed"
-    children = [await bus.ops.get(child) for child in research["children"]]
-    assert [(r.type, r.status) for r, _ in children] == [("training", "completed"), ("backtest", "completed")]
+    walk(typer.main.get_command(app), ())
+    assert not missing, missing
+    shown = subprocess.run([sys.executable, "-m", "ktrdr", "workers", "--help"], capture_output=True, text=True,
+                           timeout=60, cwd=ROOT)
+    assert "--json" in shown.stdout

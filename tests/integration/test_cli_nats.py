@@ -39,4 +39,4 @@ def test_up_status_down(tmp_path: Path) -> None:
     assert not pid_alive(started.pid)
     # Asked for by its URL: without it, status would try the default port, where another server may listen.
     after = ktrdr(tmp_path, "nats", "status", KTRDR_NATS_URL=started.url)
-    assert after.returncode == 1 and "ktrdr nats up" in after.stderr
+    assert after.returncode == 1 and "`ktrdr up`" in after.stderr  # one hint: the whole stack, not half of it

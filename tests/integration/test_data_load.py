@@ -17,6 +17,8 @@ from ktrdr.config import Settings
 from ktrdr.data import DataRepository, SyntheticProvider, write_csv
 from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.submit import cancel, resume, submit
+from ktrdr.protocol.codec import decode
+from ktrdr.protocol.messages import WorkerHeartbeat
 from ktrdr.workers.context import OperationContext
 from ktrdr.workers.data import load_into_store, parse_params, run_data_load
 from tests.helpers import spawn_worker_process, wait_record
@@ -177,20 +179,20 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_worker_process_refuses_without_ib_unless_allowed(bus: Bus, aggregator: Aggregator,
-                                                                settings: Settings, tmp_path: Path) -> None:
+async def test_worker_process_without_ib_serves_synthetic_loads(bus: Bus, aggregator: Aggregator,
+                                                                 settings: Settings, tmp_path: Path) -> None:
+    """IB down is no reason to refuse synthetic and csv loads: the worker starts, says so, and keeps retrying IB."""
     port = str(closed_port())
-    refused = spawn_worker_process(settings, "data", "data-noib", tmp_path, "--ib-port", port, "--ib-timeout", "1")
-    _, err = await asyncio.to_thread(refused.communicate, timeout=60)
-    assert refused.returncode == 1
-    assert f"IB Gateway unreachable at 127.0.0.1:{port}" in err.decode() and "--allow-no-ib" in err.decode()
-
     op = await submit(bus, "data", "ib", {"symbol": "EURUSD", "timeframe": "1d", "source": "synthetic",
                                           "mode": "full", "start": JAN, "end": FEB})
-    allowed = spawn_worker_process(settings, "data", "data-synthetic", tmp_path, "--ib-port", port,
-                                   "--ib-timeout", "1", "--allow-no-ib", "--burst")
+    beats = await bus.nc.subscribe(bus.names.heartbeat("data", "data-synthetic"))
+    worker = spawn_worker_process(settings, "data", "data-synthetic", tmp_path, "--ib-port", port,
+                                  "--ib-timeout", "1", "--burst")
     record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=60)
-    _, err = await asyncio.to_thread(allowed.communicate, timeout=60)
+    beat = decode((await beats.next_msg(timeout=30)).data, WorkerHeartbeat)
+    await beats.unsubscribe()
+    _, err = await asyncio.to_thread(worker.communicate, timeout=60)
     assert record.status == "completed" and record.worker_id == "data-synthetic", record.error
-    assert allowed.returncode == 0 and "serving synthetic and csv loads only" in err.decode()
+    assert worker.returncode == 0 and "IB loads once it connects" in err.decode(), err.decode()
+    assert beat.notes == {"ib": "disconnected"}  # what `ktrdr workers` shows beside the worker
     pd.testing.assert_frame_equal(await read_back(settings, "EURUSD", "1d"), synthetic(0, JAN, FEB, "1d"))
