@@ -16,7 +16,7 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
-from nats.js.errors import NoStreamResponseError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from ktrdr.bus.cluster import ClusterHandle, LocalCluster, node_config, running
 from ktrdr.bus.embedded import find_binary
@@ -78,11 +78,25 @@ async def test_work_survives_the_stream_leader_being_killed(
         info = await js.stream_info(names.work_stream)
         assert info.state.messages == 10 and info.cluster.leader != leader
         sub = await js.pull_subscribe_bind(names.work_consumer("backtest", "cpu"), names.work_stream)
-        msgs = await sub.fetch(10, timeout=5)
+        msgs = await fetch_until_served(sub, 10)
         assert sorted(m.data.decode() for m in msgs) == sorted(
             [f"before-{i}" for i in range(5)] + [f"after-{i}" for i in range(5)])
     finally:
         local.restart(node.name)
+
+
+async def fetch_until_served(sub: Any, n: int, timeout: float = 15.0) -> list[Any]:
+    """Fetch n messages: the consumer's own leader may have died with the stream's and still be being elected
+    (the fetch is then answered 503, or not at all), so ask again until the deadline."""
+    deadline, msgs = time.monotonic() + timeout, []
+    while len(msgs) < n:
+        try:
+            msgs += await sub.fetch(n - len(msgs), timeout=1.0)
+        except (ServiceUnavailableError, nats.errors.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)  # as above: the election has no event a client can wait on
+    return msgs
 
 
 async def publish_until_acked(js: Any, subject: str, data: bytes, msg_id: str, timeout: float = 15.0) -> None:
