@@ -173,6 +173,10 @@ class DetailScreen(Screen[None]):
                              f"{render.duration(render.eta_s(r, now))}")
 
     def _params(self, r: OperationRecord) -> Text:
+        if r.type == "sweep":  # the ranking (or the variants in flight) says more than the grid's parameters
+            sets = {a["path"]: a["values"] for a in r.parameters.get("sets", [])}
+            text = Text("sweep over\n", style="bold").append(json.dumps(sets, default=str)[:1000] + "\n\n")
+            return text.append_text(render.sweep_text(r, self.ops.records))
         body = json.dumps(r.parameters, indent=1, default=str)
         text = Text("parameters\n", style="bold").append(body[:3000], style="bright_white")
         if r.result:

@@ -100,9 +100,16 @@ class OpsModel:
             hist.append((new.updated_at or time.time_ns(), p.percentage, p.current_step or new.status))
 
     def rows(self, filters: Filters) -> list[OperationRecord]:
-        """Filtered records, newest first."""
-        chosen = [r for r in self.records.values() if filters.accepts(r)]
+        """Filtered records, newest first; a sweep's children are folded into its row (unless a type is chosen)."""
+        chosen = [r for r in self.records.values() if filters.accepts(r) and (filters.types or not self.folded(r))]
         return sorted(chosen, key=lambda r: (r.created_at, r.id), reverse=True)
+
+    def folded(self, record: OperationRecord) -> bool:
+        """A child of a sweep, or of a sweep's research variant: shown in the sweep's row and detail view."""
+        parent = self.records.get(record.parent_id or "")
+        if parent is not None and parent.parent_id:
+            parent = self.records.get(parent.parent_id, parent)
+        return parent is not None and parent.type == "sweep"
 
     def counts(self) -> dict[str, int]:
         """Operations per status."""

@@ -68,7 +68,8 @@ def operation_cells(r: OperationRecord, now_ns: int | None = None) -> tuple[Text
     """One operations-table row: id, type, status, progress, step, worker, elapsed, ETA."""
     now = now_ns or time.time_ns()
     step = r.progress.current_step or (r.error.message if r.error else r.cancel_reason)
-    return (Text(short_id(r.id), style="bold"), r.type, status(r.status), bar(r.progress.percentage, r.status),
+    kind = f"{r.type} ({len(r.children)}▾)" if r.type == "sweep" else r.type  # its children fold under it
+    return (Text(short_id(r.id), style="bold"), kind, status(r.status), bar(r.progress.percentage, r.status),
             Text(clip(" ".join(step.split())), no_wrap=True), r.worker_id or "—", duration(r.elapsed_s(now)),
             duration(eta_s(r, now)))
 
@@ -85,3 +86,25 @@ def worker_cells(w: WorkerRecord, now_ns: int | None = None) -> tuple[Text | str
     running = ", ".join(short_id(op) for op in w.running) or "—"
     return (Text(w.worker_id, style="bold"), w.kind, pool, status(w.status), running,
             Text(f"{age:4.1f}s", style=age_style), counters)
+
+
+def sweep_text(r: OperationRecord, children: dict[str, OperationRecord]) -> Text:
+    """A sweep's detail: its ranking once settled, else each variant's child with status and progress."""
+    ranking = (r.result or {}).get("ranking")
+    if ranking is not None:
+        better = "lower" if r.result.get("better") == "min" else "higher"
+        text = Text(f"ranking by {r.result['metric']} ({better} is better)\n", style="bold")
+        for row in ranking:
+            value = "—" if row["value"] is None else f"{row['value']:.4g}"
+            overrides = "  ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in row["overrides"].items())
+            text.append(f"{row['rank'] or '—':>3}  {value:>10}  ", style="bold").append(f"{overrides}  ")
+            text.append_text(status(row["status"])).append(f"  {short_id(row['child_id'])}\n", style="bright_black")
+        return text
+    variants = r.parameters.get("variants", [])
+    text = Text(f"variants ({len(r.children)} of {len(variants)} started)\n", style="bold")
+    for child_id in r.children:
+        child = children.get(child_id)
+        if child is not None:
+            text.append(f"{short_id(child_id)}  ").append_text(bar(child.progress.percentage, child.status, 10))
+            text.append("  ").append_text(status(child.status)).append("\n")
+    return text

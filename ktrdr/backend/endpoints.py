@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import msgspec
 
 from ktrdr.backend.errors import ApiFailure
 from ktrdr.backend.index import OperationsIndex
-from ktrdr.backend.parents import ParentDriver, create_parent
+from ktrdr.backend.parents import ParentDriver, create_parent, is_parent
 from ktrdr.backend.registry import Registry
 from ktrdr.backend.routing import capacity_warning, pool_for
 from ktrdr.bus.handle import Bus
@@ -72,6 +73,20 @@ def check_strategy(text: str, warnings: list[Any] | None = None) -> Any:
                          hint=exc.suggestion or "fix the strategy file; `ktrdr validate FILE` checks it") from None
 
 
+def research_steps(req: Any, cfg: Any) -> list[Step]:
+    """A research parent's children: train, then backtest the model that training stored."""
+    # The strategy's own held-out period (`backtest.date_range`) comes before the training dates.
+    held_out = cfg.backtest.date_range if cfg.backtest and cfg.backtest.date_range else None
+    train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
+    test = {"strategy_yaml": req.strategy_yaml,
+            "start": req.backtest_start or (held_out and held_out.start) or req.start,
+            "end": req.backtest_end or (held_out and held_out.end) or req.end, "capital": req.capital,
+            "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
+    return [Step(type="training", parameters=train, device=req.device, weight=0.8),
+            Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
+                 inputs={"model": "0.artifacts.model"}, weight=0.2)]
+
+
 @dataclass(frozen=True)
 class BackendParts:
     """What the endpoints use of their backend: its bus, views, parent driver and identity."""
@@ -126,17 +141,15 @@ class Endpoints:
         """Train, then backtest the trained model, as one parent operation."""
         kinds.get("research").parse(params_of(req))  # both periods, before anything is created
         cfg = check_strategy(req.strategy_yaml)
-        # The strategy's own held-out period (`backtest.date_range`) comes before the training dates.
-        held_out = cfg.backtest.date_range if cfg.backtest and cfg.backtest.date_range else None
-        train = {k: v for k, v in params_of(req).items() if k not in ("backtest_start", "backtest_end", "capital")}
-        test = {"strategy_yaml": req.strategy_yaml,
-                "start": req.backtest_start or (held_out and held_out.start) or req.start,
-                "end": req.backtest_end or (held_out and held_out.end) or req.end, "capital": req.capital,
-                "symbol": (req.symbols or [None])[0], "timeframe": (req.timeframes or [None])[0]}
-        steps = [Step(type="training", parameters=train, device=req.device, weight=0.8),
-                 Step(type="backtest", parameters={k: v for k, v in test.items() if v is not None},
-                      inputs={"model": "0.artifacts.model"}, weight=0.2)]
-        return await self._parent("research", steps, req.operation_id, {})
+        return await self._parent("research", research_steps(req, cfg), req.operation_id, {})
+
+    async def sweep_start(self, req: Any) -> Started:
+        """Validate every variant of the grid (nothing is queued if one is wrong), then start the sweep."""
+        from ktrdr.backend.sweeps import sweep_plan
+
+        # up to 256 variants validated: off the event loop, which serves every other request meanwhile
+        steps, extra = await asyncio.to_thread(sweep_plan, kinds.get("sweep").parse(params_of(req)))
+        return await self._parent("sweep", steps, req.operation_id, extra)
 
     async def _parent(self, op_type: str, steps: list[Step], op_id: str | None,
                       extra: dict[str, Any]) -> Started:
@@ -171,7 +184,7 @@ class Endpoints:
     async def operations_resume(self, req: api.OperationRef) -> Started:
         """failed|cancelled → resuming, then a new order continuing from the checkpoint (409 if not allowed)."""
         record, _ = await self.b.bus.ops.get(req.operation_id)
-        if "steps" in record.parameters and record.worker_id == "backend":
+        if is_parent(record):
             return await self._resume_parent(record)
         record = await ops.resume(self.b.bus, req.operation_id)
         return Started(operation_id=record.id, type=record.type, status=record.status, pool=record.pool)
@@ -179,11 +192,16 @@ class Endpoints:
     async def _resume_parent(self, parent: OperationRecord) -> Started:
         resumed = await tr.apply(self.b.bus.ops, parent.id, tr.resume())
         assert resumed is not None
-        await tr.apply(self.b.bus.ops, parent.id, tr.restart_parent())
+        # Children first, the parent back to running last: a drive in between would otherwise see the
+        # parent running over children still failed, and settle it failed again.
         for child_id in parent.children:
             child = await self.b.bus.ops.find(child_id)
             if child is not None and child.status in ("failed", "cancelled"):
-                await ops.resume(self.b.bus, child_id)
+                if is_parent(child):  # a sweep's research variant
+                    await self._resume_parent(child)
+                else:
+                    await ops.resume(self.b.bus, child_id)
+        await tr.apply(self.b.bus.ops, parent.id, tr.restart_parent())
         await self.b.parents.drive(parent.id)
         return Started(operation_id=parent.id, type=parent.type, status="running", pool="")
 

@@ -28,11 +28,16 @@ def child_id(parent: OperationRecord, index: int, op_type: str) -> str:
     return f"op_{op_type}_{stamp}_{digest}"
 
 
+def is_parent(record: OperationRecord) -> bool:
+    """A record the backend drives (research, pipeline, sweep) rather than a worker."""
+    return "steps" in record.parameters and record.worker_id == "backend"
+
+
 async def create_parent(bus: Bus, op_type: str, steps: list[Step], *, op_id: str | None = None,
-                        extra: dict[str, Any] | None = None) -> OperationRecord:
+                        extra: dict[str, Any] | None = None, parent_id: str | None = None) -> OperationRecord:
     """A parent record, running from the start (the backend drives it; no worker claims it)."""
     params = {"steps": [msgspec.to_builtins(s) for s in steps], **(extra or {})}
-    record = new_record(op_type, "", params, op_id=op_id)
+    record = new_record(op_type, "", params, op_id=op_id, parent_id=parent_id)
     record = tr.driven_by_backend(record)
     try:
         await bus.ops.create(record)
@@ -51,7 +56,7 @@ class ParentDriver:
         """Index listener: a child or a parent changed."""
         if record.parent_id:
             await self.drive(record.parent_id)
-        elif "steps" in record.parameters and record.worker_id == "backend":
+        if is_parent(record):  # a parent may itself be a child (a sweep's research variants)
             await self.drive(record.id)
 
     async def drive(self, parent_id: str) -> None:
@@ -59,10 +64,15 @@ class ParentDriver:
         parent = await self.bus.ops.find(parent_id)
         if parent is None:
             return
+        if parent.type == "sweep":  # children side by side, not in order
+            from ktrdr.backend.sweeps import drive_sweep
+
+            await drive_sweep(self, parent)
+            return
         steps = [msgspec.convert(s, Step) for s in parent.parameters.get("steps", [])]
         children = [await self.bus.ops.find(child_id(parent, i, s.type)) for i, s in enumerate(steps)]
         if parent.terminal or parent.cancel_requested:
-            await self._cancel_children(parent, children)
+            await self.cancel_children(parent, children)
             return
         await self._update_progress(parent, steps, children)
         for i, (step, child) in enumerate(zip(steps, children)):
@@ -114,10 +124,14 @@ class ParentDriver:
             error = ErrorInfo(code=error.code, message=f"{failed_child.type} step failed: {error.message}")
         await tr.apply(self.bus.ops, parent.id, tr.finish(parent.attempt, status, error=error))
 
-    async def _cancel_children(self, parent: OperationRecord, children: list[OperationRecord | None]) -> None:
+    async def cancel_children(self, parent: OperationRecord, children: list[OperationRecord | None]) -> None:
+        """Cancel the active children; the parent ends `cancelled` once none is active."""
         for child in children:
             if child is not None and child.active and not child.cancel_requested:
-                await cancel(self.bus, child.id, reason=f"parent {parent.id} cancelled")
+                try:
+                    await cancel(self.bus, child.id, reason=f"parent {parent.id} cancelled")
+                except tr.IllegalTransition:  # it ended meanwhile (another drive of this parent cancelled it)
+                    pass
         if parent.cancel_requested and not parent.terminal and not any(c and c.active for c in children):
             await tr.apply(self.bus.ops, parent.id, tr.finish(parent.attempt, "cancelled"))
 

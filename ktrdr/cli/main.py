@@ -11,7 +11,7 @@ import typer
 from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
 from ktrdr.cli import demo as demo_cmd
 from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, strategies_cmd, worker_cmd
-from ktrdr.cli import monitor_cmd
+from ktrdr.cli import monitor_cmd, sweep_cmd
 from ktrdr.cli import checks
 from ktrdr.cli.common import OUTPUT, State, report
 from ktrdr.cli.jsonflag import add_json_everywhere
@@ -47,6 +47,7 @@ app.add_typer(results_cmd.app, name="results")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(strategies_cmd.app, name="strategies")
 app.command("monitor")(monitor_cmd.monitor)
+app.command("sweep")(sweep_cmd.sweep)
 
 
 @app.callback()

@@ -121,6 +121,11 @@ def _flat(result: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 def result_tables(op_type: str, result: dict[str, Any]) -> None:
     """Training, backtest and research results as tables (nested dicts flattened, long lists left out)."""
+    if op_type == "sweep" and result.get("ranking") is not None:
+        from ktrdr.cli.sweep_cmd import ranking_table
+
+        console.print(ranking_table(result))
+        return
     sections = {"research": ("training", "backtest"), "pipeline": tuple(result)}.get(op_type)
     if sections:
         for name in sections:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -101,6 +102,11 @@ def render(data: dict[str, Any]) -> None:
     console.print(f"[bold]{data['id']}[/] {data['type']} [bold]{data['status']}[/]")
     if data["error"]:
         console.print(f"[red]error:[/] {data['error']}")
+    if data["type"] == "sweep" and summary.get("ranking") is not None:  # the ranking names every child
+        from ktrdr.cli.sweep_cmd import ranking_table
+
+        console.print(ranking_table(summary))
+        return
     for child in data.get("children", []):
         console.print(f"  {child['type']}: {child['id']} {child['status']}")
     if data.get("children"):  # a parent: its summary is one section per child kind
@@ -159,9 +165,15 @@ def show(ctx: typer.Context, op_id: str = typer.Argument(..., help="Operation id
          trades: bool = typer.Option(False, "--trades", help="Also list the trades (backtests)."),
          equity: bool = typer.Option(False, "--equity", help="Also show the equity curve (backtests)."),
          limit: int = typer.Option(20, "--limit", min=0, help="Trades to list (0: all)."),
-         points: int = typer.Option(60, "--points", min=0, help="Equity points to sample (0: all).")) -> None:
+         points: int = typer.Option(60, "--points", min=0, help="Equity points to sample (0: all)."),
+         best_strategy: Optional[Path] = typer.Option(
+             None, "--best-strategy", help="Sweeps: write the best variant's strategy file here.")) -> None:
     """Show an operation's result summary (all backtest metrics), optionally its trades and equity curve."""
     st = state(ctx)
     record, result, children = run(lambda: fetch(st.settings, op_id, trades or equity))
     data = as_data(record, result, trades, equity, limit, points, children)
+    if best_strategy is not None:
+        from ktrdr.cli.sweep_cmd import write_best
+
+        write_best(record, best_strategy)
     emit(st, data, lambda: render(data))

@@ -150,5 +150,7 @@ for _kind in (
     OperationKind(name="research", params=p.ResearchParams, summary="Train, then backtest the trained model.",
                   check=p.check_research),
     OperationKind(name="pipeline", params=p.PipelineParams, summary="Run explicit steps in order."),
+    OperationKind(name="sweep", params=p.SweepParams, check=p.check_sweep,
+                  summary="Train (or research) every variant of a strategy over a parameter grid, ranked."),
 ):
     register(_kind)

@@ -129,6 +129,51 @@ class ResearchParams(Params, kw_only=True, frozen=True):
     epochs: PositiveInt | None = None  # overrides training.epochs (smoke runs)
 
 
+class SweepAxis(Params, kw_only=True, frozen=True):
+    """One swept YAML path of the strategy and the values it takes."""
+
+    path: NonEmpty
+    values: Annotated[list[Any], Meta(min_length=1)]
+
+
+# metric → (better when, what it reads): validation metrics of the training, the backtest's with --backtest.
+SWEEP_METRICS: dict[str, tuple[str, str]] = {
+    "val_loss": ("min", "training"), "val_accuracy": ("max", "training"), "test_accuracy": ("max", "training"),
+    "sharpe": ("max", "backtest"), "return": ("max", "backtest"), "drawdown": ("min", "backtest"),
+}
+
+
+class SweepParams(ResearchParams, kw_only=True, frozen=True):
+    """A parent running one training (or, with `backtest`, research) child per variant of a strategy.
+
+    The research fields are the children's: the backtest ones are used with `backtest` only.
+    """
+
+    sets: Annotated[list[SweepAxis], Meta(min_length=1)]
+    samples: PositiveInt | None = None  # draw this many variants from the grid (seeded) instead of all
+    seed: int = 0
+    metric: str | None = None  # default: val_loss, or sharpe with backtest
+    backtest: bool = False
+    max_parallel: PositiveInt = 4  # children in flight at once
+
+
+def check_sweep(p: SweepParams) -> None:
+    """The metric exists and fits the children: backtest metrics need `backtest`."""
+    if p.metric is None:
+        return
+    if p.metric not in SWEEP_METRICS:
+        raise ConfigError(f"unknown sweep metric {p.metric!r}", path="metric",
+                          hint=f"use one of {', '.join(SWEEP_METRICS)}")
+    if SWEEP_METRICS[p.metric][1] == "backtest" and not p.backtest:
+        raise ConfigError(f"metric {p.metric!r} needs a backtest of every variant", path="metric",
+                          hint="add --backtest, or rank by val_loss, val_accuracy or test_accuracy")
+
+
+def sweep_metric(p: SweepParams) -> str:
+    """The metric that ranks the variants."""
+    return p.metric or ("sharpe" if p.backtest else "val_loss")
+
+
 P = TypeVar("P")
 
 
