@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -44,6 +43,7 @@ def monitor(ctx: typer.Context,
 def _serve(settings: Settings, url: str, host: str, port: int, read_only: bool) -> None:
     """Serve until Ctrl-C/SIGTERM; each tab runs `ktrdr monitor` with this command's settings."""
     import asyncio  # here, not at the top: `ktrdr --help` must not pay for it
+    import logging
 
     try:
         from ktrdr_tui.web import MonitorWeb, is_local

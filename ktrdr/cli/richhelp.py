@@ -10,13 +10,15 @@ any later `import rich.markdown` gets the real module.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.machinery
 import importlib.util
 import sys
 import types
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # importlib.abc alone costs more than a tenth of what this module saves
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
 
 _TARGET = "typer.rich_utils"
 _DEFERRED = ("rich.markdown", "rich.traceback")
@@ -50,13 +52,13 @@ class _DeferredModule(types.ModuleType):
         return _stand_in(self.__name__, name)
 
 
-class _Loader(importlib.abc.Loader):
+class _Loader:
     """typer.rich_utils' own loader, run with the deferred modules standing in."""
 
-    def __init__(self, real: importlib.abc.Loader) -> None:
+    def __init__(self, real: Loader) -> None:
         self._real = real
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
         """The real loader's module."""
         return self._real.create_module(spec)
 
@@ -75,18 +77,18 @@ class _Loader(importlib.abc.Loader):
         return getattr(self._real, name)
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     """Finds typer.rich_utils once, wrapping its loader; other imports pass through."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+                  target: types.ModuleType | None = None) -> ModuleSpec | None:
         """typer.rich_utils' spec with the deferring loader; None for every other module."""
         if fullname != _TARGET:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
+            spec.loader = _Loader(spec.loader)  # type: ignore[assignment]  # a Loader by duck typing
         return spec
 
 
