@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backtesting import Backtest  # noqa: E402
 
 from ktrdr.backtesting import BacktestConfig, run_backtest  # noqa: E402
+from ktrdr.backtesting.rules import ma_cross_signals  # noqa: E402
 from tests.unit.test_backtest_golden import (  # noqa: E402
-    CAPITAL, COMMISSION, FRACTION, as_ohlcv, crossover_signals, reference_strategy, with_sentinel,
+    CAPITAL, COMMISSION, FAST, FRACTION, SLOW, as_ohlcv, reference_strategy, with_sentinel,
 )
 
 
@@ -58,12 +59,12 @@ def main() -> None:
 
     def ours():
         # Signal generation is part of our run, as the indicator is part of theirs.
-        return run_backtest(data, crossover_signals(data["close"].to_numpy(), 10, 20), config)
+        return run_backtest(data, ma_cross_signals(data["close"].to_numpy(), FAST, SLOW), config)
 
     def theirs():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return Backtest(with_sentinel(frame), reference_strategy(True), cash=CAPITAL,
+            return Backtest(with_sentinel(frame), reference_strategy(True, {}), cash=CAPITAL,
                             commission=COMMISSION).run()
 
     our_s, our_result = best_of(args.repeat, ours)

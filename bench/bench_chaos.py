@@ -38,7 +38,8 @@ def main() -> None:
     print(f"chaos      completed {report.completed}  failed {report.failed}  cancelled {report.cancelled}  "
           f"lost {report.lost}  dead-lettered {report.dead_lettered}")
     print(f"chaos      re-run {report.reruns} (resumed from a checkpoint {report.resumed_from_checkpoint})  "
-          f"completed twice {report.double_completions}  workers exited on their own {report.worker_exits}")
+          f"completed twice {report.double_completions}  exited on their own: workers {report.worker_exits}, "
+          f"backends {report.backend_exits}")
     for cause, count in sorted(report.rerun_causes.items(), key=lambda kv: -kv[1]):
         print(f"chaos      re-run cause: {count:4d} x {cause}")
     for op_id, state in report.lost_states.items():

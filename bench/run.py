@@ -26,6 +26,9 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("bench_load.py", ["--seconds", "6"],
      "1,000 heartbeating workers and 20,000 progress events/s on one backend, beside bare KV puts and pub/sub"),
     ("bench_takeover.py", ["--kills", "8"], "SIGKILL of a busy worker → its operation claimed elsewhere, beside the ack wait"),
+    ("bench_liveness.py", ["--seconds", "6", "--trials", "3"],
+     "heartbeat gaps while an operation burns the CPU beside a sleeping one, silent-worker detection and "
+     "SIGKILL takeover times"),
     ("bench_chaos.py", ["--ops", "80", "--kills", "8"], "operations through worker kills and restarts (counts)"),
     ("bench_data.py", [], "frame codec and synthetic data beside pickle+zlib"),
     ("bench_features.py", ["100000"], "indicator and feature rows/s beside a pandas rolling mean"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +18,22 @@ from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.codec import decode
 
 T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.0, what: str = "",
+                     every: float = 0.05) -> T:
+    """Call `check` (sync or async) until it returns something truthy, and return that; for state that has no
+    watch or event to await. TimeoutError names `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or check}; last value: {value!r}")
+        await asyncio.sleep(every)
 
 
 async def wait_entry(kv: Any, key: str, kind: type[T], predicate: Callable[[T], bool], timeout: float = 20.0) -> T:

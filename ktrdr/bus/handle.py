@@ -11,6 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError
 
 from ktrdr.bus.connection import connect
+from ktrdr.bus.retry import persist
 from ktrdr.bus.topology import ensure_topology
 from ktrdr.config import Settings
 from ktrdr.errors import BusError
@@ -18,6 +19,7 @@ from ktrdr.operations.store import OperationStore
 from ktrdr.protocol.subjects import Names
 
 log = logging.getLogger("ktrdr.bus")
+SETUP_DEADLINE_S = 60.0  # a server restart or leader election during start-up is waited out, not fatal
 
 
 @dataclass
@@ -32,13 +34,15 @@ class Bus:
 
     @classmethod
     async def attach(cls, nc: Client, settings: Settings, *, setup: bool = False) -> Bus:
-        """Bind to an open connection; `setup` first creates or updates the topology."""
+        """Bind to an open connection; `setup` first creates or updates the topology (idempotent, so it is simply
+        tried again when the server goes away midway)."""
         names = Names(settings.namespace)
         js = nc.jetstream()
         if setup:
-            await ensure_topology(js, names, settings)
+            await persist(lambda: ensure_topology(js, names, settings), "topology setup", deadline_s=SETUP_DEADLINE_S)
         try:
-            kv = await js.key_value(names.bucket("operations"))
+            kv = await persist(lambda: js.key_value(names.bucket("operations")), "operations bucket",
+                               deadline_s=SETUP_DEADLINE_S)
         except BucketNotFoundError:
             raise BusError(f"nothing is set up for namespace {names.ns!r} on this server yet",
                            hint="`ktrdr up` starts the stack and sets it up") from None

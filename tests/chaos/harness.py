@@ -45,8 +45,15 @@ class ChaosConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
     settle_timeout_s: float = 60.0
 
 
+KILLED = "worker SIGKILLed mid-operation (redelivered after ack_wait, resumed from checkpoint)"
+EXITED = "worker exited on its own mid-operation (redelivered after ack_wait)"
+SERVER = "nats-server restart (in-progress ack or terminal write lost while it was down)"
+UNEXPLAINED = "unexplained"
+SUPERVISE_S = 0.5  # how often exited workers are looked for (and so how late an exit may be noticed)
+
+
 class ChaosReport(msgspec.Struct, kw_only=True):
-    """What happened to every operation, and why some code ran more than once."""
+    """What happened to every operation, and why each extra attempt ran (`rerun_causes` counts attempts)."""
 
     ops: int
     completed: int = 0
@@ -54,6 +61,7 @@ class ChaosReport(msgspec.Struct, kw_only=True):
     cancelled: int = 0
     lost: int = 0
     worker_exits: int = 0
+    backend_exits: int = 0
     reruns: int = 0
     resumed_from_checkpoint: int = 0
     double_completions: int = 0
@@ -70,17 +78,20 @@ class ChaosReport(msgspec.Struct, kw_only=True):
 
 @dataclass
 class Stack:
-    """The processes of one run and the timeline of what was done to them."""
+    """The processes of one run and the timeline of what was done to them (wall-clock ns, as events carry)."""
 
     root: Path
     settings: Settings
     server: ServerProc
     backend: Child | None = None
     workers: list[Child] = field(default_factory=list)
-    killed: set[str] = field(default_factory=set)
-    exited: set[str] = field(default_factory=set)
+    killed: dict[str, int] = field(default_factory=dict)  # worker → when it was SIGKILLed
+    exited: dict[str, int] = field(default_factory=dict)  # worker → when it was found exited on its own
+    outages: list[tuple[int, int]] = field(default_factory=list)  # nats-server (stopped, serving again)
     spawned: int = 0
     backend_lives: int = 0
+    backend_kills: int = 0
+    backend_exits: int = 0
 
     def spawn_worker(self, capacity: int) -> Child:
         """A new `ktrdr worker dummy` with a fresh id."""
@@ -100,11 +111,15 @@ class Stack:
         return self.backend
 
     def revive(self, capacity: int) -> None:
-        """What a supervisor does: replace workers that exited on their own (e.g. started while NATS was down)."""
+        """What a supervisor does: restart processes that exited on their own (e.g. started while NATS was down,
+        their first connect failed: an unreachable server is an error, not a wait)."""
         for child in list(self.workers):
-            if not child.alive and child.name not in self.killed | self.exited:
-                self.exited.add(child.name)
+            if not child.alive and child.name not in self.killed.keys() | self.exited.keys():
+                self.exited[child.name] = time.time_ns()
                 self.spawn_worker(capacity)
+        if self.backend is not None and not self.backend.alive:  # act() replaces the one it kills at once
+            self.backend_exits += 1
+            self.spawn_backend()
 
     def close(self) -> None:
         """Stop everything still running."""
@@ -140,23 +155,26 @@ async def act(stack: Stack, cfg: ChaosConfig, rng: random.Random, action: str) -
     """Do one thing to the stack."""
     if action == "kill":
         victim = rng.choice([w for w in stack.workers if w.alive])
+        stack.killed[victim.name] = time.time_ns()
         victim.kill()
-        stack.killed.add(victim.name)
         stack.spawn_worker(cfg.capacity)
     elif action == "backend":
         assert stack.backend is not None
         stack.backend.kill()
+        stack.backend_kills += 1
         stack.spawn_backend()
     elif action == "server":
+        stopped = time.time_ns()
         await asyncio.to_thread(stack.server.stop)
         await asyncio.sleep(cfg.server_down_s)
         await asyncio.to_thread(stack.server.start)
+        stack.outages.append((stopped, time.time_ns()))
 
 
 async def supervise(stack: Stack, cfg: ChaosConfig) -> None:
     """Revive exited workers twice a second until cancelled."""
     while True:
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(SUPERVISE_S)
         stack.revive(cfg.capacity)
 
 
@@ -203,8 +221,8 @@ async def run_chaos(cfg: ChaosConfig, root: Path) -> ChaosReport:
         await asyncio.to_thread(stack.close)
 
 
-async def started_workers(bus: Bus, op_id: str) -> dict[int, str]:
-    """attempt → worker id, from the operation's `started` events in the events stream."""
+async def started_attempts(bus: Bus, op_id: str) -> dict[int, tuple[str, int]]:
+    """attempt → (worker id, when it started), from the operation's `started` events in the events stream."""
     n, out, seq = bus.names, {}, 1
     while True:
         try:
@@ -212,24 +230,36 @@ async def started_workers(bus: Bus, op_id: str) -> dict[int, str]:
         except NotFoundError:
             return out
         ev = decode(raw.data or b"", OperationStarted)
-        out[ev.attempt] = ev.worker_id
+        out[ev.attempt] = (ev.worker_id, ev.ts)
         seq = (raw.seq or seq) + 1
 
 
-def rerun_cause(record: OperationRecord, workers: dict[int, str], stack: Stack) -> str:
-    """Why an operation's code ran more than once."""
-    earlier = {workers.get(a, "") for a in range(1, record.attempt)}
-    if earlier & stack.killed:
-        return "worker SIGKILLed mid-operation (redelivered after ack_wait, resumed from checkpoint)"
-    if stack.server.restarts:
-        return "nats-server restart (in-progress ack or terminal write lost while it was down)"
-    return "unexplained"
+def rerun_causes(record: OperationRecord, starts: dict[int, tuple[str, int]], stack: Stack) -> list[str]:
+    """Why each attempt after the first ran: what happened to the attempt before it, between the two starts."""
+    causes, after = [], 0
+    for attempt in range(1, record.attempt):
+        worker, after = starts.get(attempt, ("", after))  # a lost `started` event: bounded by the one before
+        before = next((starts[a][1] for a in range(attempt + 1, record.attempt + 1) if a in starts), time.time_ns())
+        causes.append(cause_between(stack, worker, after, before))
+    return causes
+
+
+def cause_between(stack: Stack, worker: str, after: int, before: int) -> str:
+    """The chaos action that explains an attempt of `worker`, started at `after`, being replaced by `before`."""
+    if after <= stack.killed.get(worker, -1) <= before:
+        return KILLED
+    if after <= stack.exited.get(worker, -1) <= before + 2 * SUPERVISE_S * 1e9:  # noticed up to a tick late
+        return EXITED
+    if any(stopped <= before and after <= serving for stopped, serving in stack.outages):
+        return SERVER
+    return UNEXPLAINED
 
 
 async def account(bus: Bus, ids: list[str], records: dict[str, OperationRecord], stack: Stack) -> ChaosReport:
     """Count outcomes, re-runs with their causes, and operations that completed more than once."""
-    report = ChaosReport(ops=len(ids), kills=len(stack.killed), backend_restarts=stack.backend_lives - 1,
+    report = ChaosReport(ops=len(ids), kills=len(stack.killed), backend_restarts=stack.backend_kills,
                          server_restarts=stack.server.restarts, worker_exits=len(stack.exited),
+                         backend_exits=stack.backend_exits,
                          killed=sorted(stack.killed))
     n = bus.names
     info = await bus.js.stream_info(n.events_stream, subjects_filter=f"{n.ns}.ops.*.completed")
@@ -249,7 +279,7 @@ async def account(bus: Bus, ids: list[str], records: dict[str, OperationRecord],
         report.double_completions += completions.get(n.event(op_id, "completed"), 0) > 1
         if r.attempt > 1:
             report.reruns += 1
-            cause = rerun_cause(r, await started_workers(bus, op_id), stack)
-            causes[cause] = causes.get(cause, 0) + 1
+            for cause in rerun_causes(r, await started_attempts(bus, op_id), stack):
+                causes[cause] = causes.get(cause, 0) + 1
     report.rerun_causes = causes
     return report

@@ -1,13 +1,22 @@
-"""ensure_topology() against a real server: complete, idempotent, and repairing drift."""
+"""ensure_topology() against a real server: complete, idempotent, repairing drift, surviving a restart."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
+import pytest
 from nats.aio.client import Client
 from nats.js.api import StreamConfig
 
+from ktrdr.bus.connection import connect
+from ktrdr.bus.handle import Bus
 from ktrdr.bus.topology import consumer_configs, ensure_topology, stream_configs
 from ktrdr.config import Settings
 from ktrdr.protocol.subjects import KV_BUCKETS, OBJECT_BUCKETS, Names
+from tests.chaos.procs import ServerProc
+
+OUTAGE_S = 6.0  # nats-py's JetStream API requests time out after 5 s
 
 
 async def test_creates_everything_then_is_a_noop(nc: Client, names: Names, settings: Settings) -> None:
@@ -44,3 +53,26 @@ async def test_replaced_consumer_setting_is_restored(nc: Client, topology: Names
     await js.add_consumer(stream, cfg)
     report = await ensure_topology(js, topology, settings)
     assert report.updated and (await js.consumer_info(stream, cfg.durable_name)).config.ack_wait == settings.ack_wait_s
+
+
+@pytest.mark.slow
+async def test_setup_waits_out_a_server_restart_that_lands_midway(tmp_path: Path) -> None:
+    # A backend started just before nats-server restarts used to die in ensure_topology with a bare timeout.
+    server = ServerProc(tmp_path)
+    settings = Settings(nats_url=server.url, namespace="restart", home=str(tmp_path / "home"))
+    nc = await connect(settings, name="starting-backend")
+    try:
+        await asyncio.to_thread(server.stop)  # connected, then the server goes away before the setup
+
+        async def restart() -> None:
+            await asyncio.sleep(OUTAGE_S)  # the outage itself: longer than one JetStream API request may wait
+            await asyncio.to_thread(server.start)
+
+        back = asyncio.create_task(restart())
+        bus = await Bus.attach(nc, settings, setup=True)
+        await back
+        assert not (await ensure_topology(bus.js, bus.names, settings)).changed  # the setup completed
+        assert (await bus.ops.find("op_none")) is None
+    finally:
+        await nc.close()
+        server.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 
 import pytest
 
+from ktrdr.backend.registry import MISSED_BEATS
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.record import new_record
@@ -47,27 +49,37 @@ async def test_twenty_operations_over_two_workers_run_exactly_once(bus: Bus, wor
 async def test_progress_reaches_the_record_and_is_throttled(bus: Bus, workers: WorkerPool,
                                                             aggregator: Aggregator) -> None:
     seen: list[OperationProgress] = []
+    arrived = threading.Event()  # set from the loop, waited on by the operation's thread
+    burst_s: list[float] = []
 
     async def on_progress(msg) -> None:  # a plain subscriber, as a user would write one
         seen.append(decode(msg.data, OperationProgress))
+        arrived.set()
 
     op = await submit(bus, "dummy", "cpu", {"steps": 0})
     sub = await bus.nc.subscribe(bus.names.event(op.id, "progress"), cb=on_progress)
 
     def chatty(ctx: OperationContext) -> dict:
-        for i in range(20000):
-            ctx.progress.update(percentage=i / 200, items_processed=i, items_total=20000)
-        time.sleep(0.35)
-        ctx.progress.update(current_step="done", percentage=100.0, items_processed=20000)
-        return {"n": 20000}
+        t0, n = time.monotonic(), 0
+        while n < 20000 or time.monotonic() - t0 < 0.5:  # a steady stream of updates for at least 0.5 s
+            n += 1
+            ctx.progress.update(percentage=min(99.0, n / 1000), items_processed=n)
+        burst_s.append(time.monotonic() - t0)
+        # progress reaches subscribers while the operation runs, not only when it ends
+        assert arrived.wait(10), "no progress published while the operation ran"
+        ctx.progress.update(current_step="done", percentage=100.0, items_processed=n)
+        return {"n": n}
 
     await workers.start(chatty)
     record = await wait_record(bus, op.id, lambda r: r.terminal)
     await bus.nc.flush()
     await sub.unsubscribe()
-    assert record.status == "completed" and record.result == {"n": 20000}
-    assert 1 <= len(seen) <= 10, f"{len(seen)} progress messages for 20,000 updates"
-    assert seen[-1].current_step == "done" and seen[-1].items_processed == 20000
+    assert record.status == "completed" and record.result["n"] >= 20000
+    # at most one message per ~100 ms window of the burst, plus its last state and the final step change
+    allowed = 3 + int(burst_s[0] / 0.1)
+    assert 2 <= len(seen) <= allowed, (f"{len(seen)} progress messages for {record.result['n']} updates "
+                                       f"in {burst_s[0]:.2f}s")
+    assert seen[-1].current_step == "done" and seen[-1].items_processed == record.result["n"]
 
 
 async def test_cancel_running_with_an_empty_core_publish(bus: Bus, workers: WorkerPool,
@@ -75,11 +87,10 @@ async def test_cancel_running_with_an_empty_core_publish(bus: Bus, workers: Work
     op = await submit(bus, "dummy", "cpu", {"steps": 200, "step_seconds": 0.05})
     await workers.start()
     await wait_record(bus, op.id, lambda r: r.status == "running")
-    t0 = time.monotonic()
     await bus.nc.publish(bus.names.cancel(op.id), b"")
+    # stopped well before its 200 steps (10 s) would end; how fast: bench_operations.py's cancel latency
     record = await wait_record(bus, op.id, lambda r: r.terminal)
     assert record.status == "cancelled" and record.progress.steps_completed < 200
-    assert time.monotonic() - t0 < 2.0
 
 
 async def test_cancel_pending_never_starts(bus: Bus, workers: WorkerPool) -> None:
@@ -113,13 +124,14 @@ async def test_malformed_orders_fail_cleanly_and_the_worker_keeps_serving(bus: B
     assert worker.counters["failed"] >= 3
 
 
-async def test_heartbeats_stay_on_time_while_an_operation_burns_the_cpu(bus: Bus, workers: WorkerPool) -> None:
-    arrivals: list[float] = []
+async def test_heartbeats_keep_a_worker_alive_while_an_operation_burns_the_cpu(bus: Bus, workers: WorkerPool) -> None:
+    busy: list[float] = []  # arrival times of beats that say the operation is running
     stopped = asyncio.Event()
 
     async def on_beat(msg) -> None:
         beat = decode(msg.data, WorkerHeartbeat)
-        arrivals.append(time.monotonic())
+        if beat.running:
+            busy.append(time.monotonic())
         if beat.status == "stopped":
             stopped.set()
 
@@ -129,10 +141,12 @@ async def test_heartbeats_stay_on_time_while_an_operation_burns_the_cpu(bus: Bus
     await wait_record(bus, op.id, lambda r: r.terminal, timeout=30)
     worker.stop()
     await asyncio.wait_for(stopped.wait(), 10)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:-1])]
+    gaps = [b - a for a, b in zip(busy, busy[1:])]
     interval = bus.settings.heartbeat_s
-    assert len(gaps) >= 4
-    assert max(gaps) < 1.5 * interval, f"max heartbeat gap {max(gaps):.3f}s for interval {interval}s"
+    # beats flow during the 3 s burn, and never so late that the registry would call the worker dead;
+    # how close to the interval they stay is measured by bench/bench_liveness.py
+    assert len(busy) >= 3, f"{len(busy)} beats during a 3 s burn at a {interval}s interval"
+    assert max(gaps) < MISSED_BEATS * interval, f"a {max(gaps):.2f}s gap: the registry would mark it unavailable"
 
 
 async def test_operation_ignoring_cancel_is_abandoned_after_grace(bus: Bus, workers: WorkerPool) -> None:

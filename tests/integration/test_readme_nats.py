@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shlex
 from pathlib import Path
 
 from ktrdr.bus.handle import Bus
-from tests.helpers import wait_record
+from tests.helpers import eventually, wait_record
 from tests.integration.conftest import BackendPool, WorkerPool
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -76,8 +75,6 @@ async def test_every_readme_nats_line_works(bus: Bus, backends: BackendPool, wor
     record = await wait_record(bus, runner.op_id, lambda r: r.terminal)
     assert record.status == "cancelled" and record.cancel_reason == "from the nats CLI"
     await bus.nc.flush()
-    async with asyncio.timeout(10):
-        while not all(runner.seen.values()):
-            await asyncio.sleep(0.05)
+    await eventually(lambda: all(runner.seen.values()), what=f"a message on each subscribed subject: {runner.seen}")
     events = [json.loads(m) for m in runner.seen["ktrdr.ops.OP_ID.>"]]
     assert any(e["event"] == "cancelled" for e in events)

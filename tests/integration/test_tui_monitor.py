@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +23,7 @@ from ktrdr_tui.app import MonitorApp
 from ktrdr_tui.dialogs import ConfirmCancel
 from ktrdr_tui.render import short_id
 from ktrdr_tui.widgets import KeyedTable
+from tests.helpers import eventually
 from tests.integration.conftest import BackendPool, WorkerPool
 
 pytestmark = pytest.mark.integration
@@ -41,6 +44,33 @@ async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 15
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what or predicate}")
         await pilot.pause(0.05)
+
+
+def svg_text(svg: str) -> str:
+    """The words a screenshot shows: its text elements joined, entities undone, runs of spaces made one."""
+    return " ".join(html.unescape(" ".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg))).split())
+
+
+async def screenshot_showing(pilot: Pilot, name: str, folder: Path, *texts: str) -> str:
+    """Save a screenshot once it shows every one of `texts` (a redraw may still be on its way); its words."""
+    app, words = pilot.app, ""
+
+    def shows_all() -> bool:
+        nonlocal words
+        words = svg_text(app.export_screenshot())
+        return all(t in words for t in texts)
+
+    try:
+        await until(pilot, shows_all, what=f"{name} showing {texts}")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; missing {[t for t in texts if t not in words]} from: {words}") from None
+    app.save_screenshot(name, str(folder))
+    return svg_text((folder / name).read_text())
+
+
+def selected(app: MonitorApp) -> str | None:
+    """The operation under the cursor: what c, d, r and f act on."""
+    return app.query_one("#operations", KeyedTable).selected_key
 
 
 def table_text(app: MonitorApp, table_id: str) -> str:
@@ -81,10 +111,10 @@ async def test_cancel_asks_first_and_works_without_a_backend(settings: Settings,
     async with app.run_test(size=SIZE) as pilot:
         op = await submit(bus, "dummy", "cpu", {"steps": 200, "step_seconds": 0.1})
         await until(pilot, lambda: status_of(app, op.id) == "running", what="running")
-        # `c` acts on the selected row, which exists once the table's coalesced redraw has shown it
-        await until(pilot, lambda: short_id(op.id) in table_text(app, "operations"), what="row shown")
+        # `c` acts on the row under the cursor: the record reaches the model before the next 10 Hz redraw lists it
+        await until(pilot, lambda: selected(app) == op.id, what="row selected")
         await pilot.press("c")
-        assert isinstance(app.screen, ConfirmCancel)
+        assert isinstance(app.screen, ConfirmCancel) and app.screen.op_id == op.id
         await pilot.press("n")  # changed our mind: nothing happens
         assert not isinstance(app.screen, ConfirmCancel) and status_of(app, op.id) == "running"
         await pilot.press("c", "y")
@@ -118,18 +148,21 @@ async def test_main_screen_with_a_backend_filters_and_screenshot(
         await until(pilot, lambda: all(app.ops.records[r.id].progress.percentage > 1 for r in running
                                        if r.id in app.ops.records), what="progress")
         await until(pilot, lambda: app.backend == "up" and len(app.ops.records) == 6, what="all listed")
-        await pilot.press("a")  # active only
-        await pilot.pause(0.2)
+        await until(pilot, lambda: short_id(done.id) in table_text(app, "operations"), what="finished listed")
+        await pilot.press("a")  # active only: the finished ones leave the table, the waiting one stays
+        await until(pilot, lambda: short_id(done.id) not in table_text(app, "operations"), what="active only")
         shown = table_text(app, "operations")
-        assert short_id(waiting.id) in shown and short_id(done.id) not in shown
+        assert short_id(waiting.id) in shown and short_id(failed.id) not in shown
+        assert all(short_id(r.id) in shown for r in running)
         await pilot.press("a")
-        await pilot.pause(0.2)
-        assert short_id(done.id) in table_text(app, "operations")
-        await pilot.press("f")  # follow the newest
-        await pilot.pause(0.3)
-        app.save_screenshot("monitor.svg", str(shots_dir(tmp_path)))
-        assert "<svg" in (shots_dir(tmp_path) / "monitor.svg").read_text()
-        assert app.query_one("#follow").display
+        await until(pilot, lambda: short_id(done.id) in table_text(app, "operations"), what="all again")
+        followed = selected(app)
+        assert followed is not None
+        await pilot.press("f")  # follow the operation under the cursor
+        await until(pilot, lambda: followed in str(app.query_one("#follow").render()), what="follow bar")
+        words = await screenshot_showing(pilot, "monitor.svg", shots_dir(tmp_path), "backend ✓", "dummy-3",
+                                         "failed", "completed", "running", f"following {followed}")
+        assert all(short_id(o.id) in words for o in (done, failed, waiting, *running))
 
 
 async def _fake_training(bus: Bus, epochs: int) -> str:
@@ -165,9 +198,9 @@ async def test_detail_view_shows_epoch_metrics_and_screenshot(settings: Settings
     op_id = await _fake_training(bus, epochs)
     app = MonitorApp(settings)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: op_id in app.ops.records, what="record")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: selected(app) == op_id, what="row selected")
         await pilot.press("enter")
+        assert getattr(app.screen, "op_id", None) == op_id
         screen = app.screen
         await until(pilot, lambda: len(screen.query_one("#plot-loss").series.get("train_loss", [])) == epochs,
                     what="loss curve")
@@ -175,9 +208,9 @@ async def test_detail_view_shows_epoch_metrics_and_screenshot(settings: Settings
         assert len(plot_acc.series["val_accuracy"]) == epochs
         assert screen.query_one("#plot-loss").series["val_loss"][0] > screen.query_one("#plot-loss").series[
             "val_loss"][-1]  # the planted loss falls
-        await pilot.pause(0.3)
-        app.save_screenshot("monitor-detail.svg", str(shots_dir(tmp_path)))
-        assert "<svg" in (shots_dir(tmp_path) / "monitor-detail.svg").read_text()
+        last = screen.query_one("#plot-loss").series["train_loss"][-1]
+        await screenshot_showing(pilot, "monitor-detail.svg", shots_dir(tmp_path), op_id, "train_loss",
+                                 "val_accuracy", f"{last:.4g}", "early stopping armed")
         await pilot.press("escape")
         assert not hasattr(app.screen, "op_id")
 
@@ -204,16 +237,12 @@ async def test_keys_stay_responsive_under_a_burst_of_progress(settings: Settings
                     await bus.nc.flush()
         started = time.perf_counter()
         publisher = asyncio.create_task(burst())
-        async with asyncio.timeout(30):
-            while app.ops.events_seen < 1000:
-                await asyncio.sleep(0.002)
+        await eventually(lambda: app.ops.events_seen >= 1000, timeout=30, every=0.002, what="burst under way")
         seen_at_press = app.ops.events_seen
         # The key goes in as the terminal driver sends it; pilot.press would also wait for an idle CPU.
         pressed = time.perf_counter()
         app.post_message(events.Key("a", "a"))
-        async with asyncio.timeout(30):
-            while not app.filters.statuses:
-                await asyncio.sleep(0.002)
+        await eventually(lambda: app.filters.statuses, timeout=30, every=0.002, what="key handled")
         latency = time.perf_counter() - pressed
         await publisher
         published = time.perf_counter() - started

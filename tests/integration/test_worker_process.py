@@ -50,16 +50,14 @@ async def test_sigkill_mid_operation_fails_over_and_completes_once(fast: tuple[B
         await running_on(bus, op.id, "victim")
         victim.kill()
         victim.wait(10)
-        killed_at = time.monotonic()
         survivor = await pool.start(checkpoints=None, worker_id="survivor")
+        # how soon after the kill the survivor takes over: bench/bench_liveness.py
         record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=30)
-        takeover_s = time.monotonic() - killed_at
     finally:
         victim.kill()
         await pool.close()
     assert record.status == "completed" and record.attempt == 2 and record.worker_id == "survivor"
     assert record.result["resumed_from"] >= 3, "the survivor did not resume from the checkpoint"
-    assert takeover_s < s.ack_wait_s + 5
     assert survivor.counters["acked"] == 1
     info = await bus.js.stream_info(bus.names.events_stream, subjects_filter=bus.names.event(op.id, "completed"))
     assert info.state.subjects == {bus.names.event(op.id, "completed"): 1}

@@ -3,36 +3,37 @@
 from __future__ import annotations
 
 import numpy as np
-
-from ktrdr.backtesting.rules import ma_cross_signals
 import pandas as pd
 import pytest
 from backtesting import Backtest, Strategy
-from backtesting.test import GOOG
+from backtesting.lib import crossover
+from backtesting.test import GOOG, SMA
 
 from ktrdr.backtesting import BacktestConfig, run_backtest
+from ktrdr.backtesting.rules import ma_cross_signals
 
 # Their statistics code uses pandas APIs that pandas 3 deprecates; that is not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:backtesting")
 
 FRACTION, COMMISSION, CAPITAL = 0.25, 0.002, 100_000.0
+FAST, SLOW = 10, 20
 
 
-def crossover_signals(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
-    """+1 where the fast SMA crosses above the slow one, -1 where it crosses below (backtesting.lib rule)."""
-    return ma_cross_signals(close, fast, slow)
-
-
-def reference_strategy(short_from_flat: bool) -> type[Strategy]:
-    """Our position rules written as a backtesting.py strategy."""
+def reference_strategy(short_from_flat: bool, signals: dict[int, int]) -> type[Strategy]:
+    """Our position rules written as a backtesting.py strategy whose signals come from backtesting.py alone
+    (its SMA and `lib.crossover`); every non-zero signal it acts on is recorded in `signals` by bar."""
 
     class Mirror(Strategy):
         def init(self) -> None:
-            self.signal = self.I(lambda c: crossover_signals(c, 10, 20), self.data.Close, name="signal")
+            self.fast = self.I(SMA, self.data.Close, FAST)
+            self.slow = self.I(SMA, self.data.Close, SLOW)
             self.last_real_bar = len(self.data.df) - 2  # the frame ends with one sentinel bar
 
         def next(self) -> None:
-            i, position, signal = len(self.data) - 1, self.position, self.signal[-1]
+            i, position = len(self.data) - 1, self.position
+            signal = 1 if crossover(self.fast, self.slow) else -1 if crossover(self.slow, self.fast) else 0
+            if signal and i <= self.last_real_bar:
+                signals[i] = signal
             if i >= self.last_real_bar:
                 # Closing here fills at the sentinel's open, which equals the last real close.
                 position.close()
@@ -65,14 +66,18 @@ def as_ohlcv(frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize("short_from_flat", [False, True])
 def test_same_trades_and_equity_as_backtesting_py(short_from_flat: bool) -> None:
-    stats = Backtest(with_sentinel(GOOG), reference_strategy(short_from_flat), cash=CAPITAL,
+    their_signals: dict[int, int] = {}
+    stats = Backtest(with_sentinel(GOOG), reference_strategy(short_from_flat, their_signals), cash=CAPITAL,
                      commission=COMMISSION).run()
     theirs = stats["_trades"]
     data = as_ohlcv(GOOG)
     config = BacktestConfig(initial_capital=CAPITAL, position_size=FRACTION, commission=COMMISSION,
                             whole_units=True, short_from_flat=short_from_flat)
-    ours = run_backtest(data, crossover_signals(data["close"].to_numpy(), 10, 20), config)
+    signals = ma_cross_signals(data["close"].to_numpy(), FAST, SLOW)
+    ours = run_backtest(data, signals, config)
     trades = ours.trades
+
+    assert {int(i): int(signals[i]) for i in np.flatnonzero(signals)} == their_signals
 
     assert len(trades) == len(theirs) > 10
     assert ours.metrics["trades"] == stats["# Trades"]

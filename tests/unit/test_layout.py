@@ -25,3 +25,13 @@ def test_protocol_imports_nothing_else_of_ours() -> None:
         for line in path.read_text().splitlines():
             if line.startswith(("import ktrdr", "from ktrdr")):
                 assert line.startswith(("from ktrdr.protocol", "from ktrdr.errors")), f"{path.name}: {line}"
+
+
+def test_operation_records_change_only_inside_the_operations_package() -> None:
+    # Every state change is a compare-and-set in ktrdr.operations (transitions, aggregator); a caller elsewhere
+    # writing records directly would bypass the table of allowed moves.
+    sources = [*(ROOT / "ktrdr").rglob("*.py"), *(ROOT / "tui").rglob("*.py")]
+    writers = [f"{path.relative_to(ROOT)}:{n}" for path in sources if "operations" not in path.relative_to(ROOT).parts
+               for n, line in enumerate(path.read_text().splitlines(), 1)
+               if ".put_if(" in line or ".ops.kv.put(" in line or ".ops.kv.update(" in line]
+    assert writers == [], f"operation records written outside ktrdr/operations: {writers}"

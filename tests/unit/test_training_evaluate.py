@@ -38,9 +38,20 @@ def test_evaluate_predictions_takes_argmax_of_probabilities() -> None:
     assert evaluate_predictions(np.array([2, 0]), probs, "classification")["accuracy"] == 1.0
 
 
-def test_cpu_preference_and_auto_fallback() -> None:
+@pytest.mark.parametrize(("cuda", "mps", "auto"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_auto_prefers_cuda_then_mps_then_cpu_and_cpu_means_cpu(
+        monkeypatch: pytest.MonkeyPatch, cuda: bool, mps: bool, auto: str) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(device, "_mps_available", lambda: mps)
+    assert device.pick_device("auto").type == auto
     assert device.pick_device("cpu").type == "cpu"
-    assert device.pick_device("auto").type in ("cuda", "mps", "cpu")
+
+
+def test_auto_picks_what_this_machine_has() -> None:
+    has_mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    expected = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    assert device.pick_device("auto").type == expected
+    assert (device.gpu_info() is None) == (expected == "cpu")
 
 
 def test_require_gpu_says_why_when_there_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
