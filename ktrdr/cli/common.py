@@ -6,17 +6,18 @@ In JSON mode (`--json` anywhere on the line) errors are JSON on stdout too: {"er
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from ktrdr.config import Settings, load_settings
 from ktrdr.errors import KtrdrError
+
+if TYPE_CHECKING:  # asyncio, msgspec and the settings load only when a command runs, not for --help
+    from ktrdr.config import Settings
 
 T = TypeVar("T")
 # Set once the command line is read (main) and by every `--json` flag: errors raised before or outside
@@ -52,6 +53,8 @@ class State:
     def settings(self) -> Settings:
         """Resolved settings (config file < env < options), computed once."""
         if self._settings is None:
+            from ktrdr.config import load_settings
+
             self._settings = load_settings(self.overrides)
         return self._settings
 
@@ -82,6 +85,8 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> None:
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """Run an async command body; KtrdrErrors become a clean message and exit code 1."""
+    import asyncio
+
     try:
         return asyncio.run(coro_fn())
     except KtrdrError as exc:

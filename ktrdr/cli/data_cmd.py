@@ -6,7 +6,6 @@ operations run by the data worker (`ktrdr worker data`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, TypeVar
@@ -24,6 +23,8 @@ TIMEFRAME = typer.Argument(..., help="Timeframe: 1m 5m 15m 30m 1h 4h 1d 1w.", ca
 
 async def _with_repo(settings: Any, fn: Callable[[Any], T]) -> T:
     """Run `fn(repository)` in a thread, the repository bound to the namespace's data bucket."""
+    import asyncio
+
     from nats.js.errors import BucketNotFoundError
 
     from ktrdr.bus.handle import Bus

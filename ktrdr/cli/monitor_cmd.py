@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -12,9 +10,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from ktrdr.cli.common import fail, state
-from ktrdr.config import Settings
 
 if TYPE_CHECKING:
+    from ktrdr.config import Settings
     from ktrdr_tui.web import MonitorWeb
 
 
@@ -44,6 +42,9 @@ def monitor(ctx: typer.Context,
 
 def _serve(settings: Settings, url: str, host: str, port: int, read_only: bool) -> None:
     """Serve until Ctrl-C/SIGTERM; each tab runs `ktrdr monitor` with this command's settings."""
+    import asyncio  # here, not at the top: `ktrdr --help` must not pay for it
+    import logging
+
     try:
         from ktrdr_tui.web import MonitorWeb, is_local
     except ImportError as exc:  # textual-serve missing from an old install
@@ -66,6 +67,8 @@ def _serve(settings: Settings, url: str, host: str, port: int, read_only: bool) 
 
 
 async def _until_stopped(server: MonitorWeb, nats_url: str, read_only: bool) -> None:
+    import asyncio  # here, not at the top: `ktrdr --help` must not pay for it
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from ktrdr.cli.common import State, emit, fail, run, state
+
+if TYPE_CHECKING:
+    import asyncio
 
 WORKERS = dict(min=0, show_default=True)
 JSON = typer.Option(False, "--json", help="Machine-readable output (same as `ktrdr --json …`).")
@@ -69,6 +71,8 @@ async def _detached(stack: Any, st: State) -> int:
 
 
 async def _foreground(stack: Any, st: State) -> int:
+    import asyncio  # here, not at the top: `ktrdr --help` must not pay for it
+
     await stack.start()  # Ctrl-C while starting cancels this task: start() stops what it had started
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -90,6 +94,8 @@ async def _foreground(stack: Any, st: State) -> int:
 
 async def _supervise(stack: Any, stop: asyncio.Event) -> int:
     """Until Ctrl-C/SIGTERM or a child's exit; 1 when a child died on its own."""
+    import asyncio  # here, not at the top: `ktrdr --help` must not pay for it
+
     stopper, exited = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(stack.exited())
     try:
         await asyncio.wait({stopper, exited}, return_when=asyncio.FIRST_COMPLETED)
