@@ -15,9 +15,7 @@ from ktrdr.cli import monitor_cmd, sweep_cmd
 from ktrdr.cli import checks
 from ktrdr.cli.common import OUTPUT, State, report
 from ktrdr.cli.jsonflag import add_json_everywhere
-from ktrdr.cli.richhelp import defer_rich_extras
 
-defer_rich_extras()  # --help renders without rich's Markdown and Traceback modules
 
 class _Ktrdr(typer.Typer):
     """The root app; calling it (the console script does) goes through `main`."""

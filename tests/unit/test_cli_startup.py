@@ -9,8 +9,6 @@ import sys
 # Made lazy for start-up time (bench/bench_cli.py): each is imported inside the command body that uses it.
 LAZY = ("asyncio", "ssl", "ktrdr.config", "ktrdr.bus", "nats", "rich", "pandas", "numpy", "torch", "yaml",
         "ktrdr.data", "ktrdr_tui", "textual")
-# Never needed to render help or a usage error (ktrdr.cli.richhelp keeps typer from loading them up front).
-HELP_LAZY = ("rich.markdown", "rich.traceback", "markdown_it", "pygments")
 
 
 def _heavy(loaded: set[str], lazy: tuple[str, ...]) -> list[str]:
@@ -37,23 +35,6 @@ def test_help_loads_no_runtime_module() -> None:
     """Rendering `ktrdr --help` (rich comes in for the help itself) still loads no runtime module."""
     loaded = _loaded_after("from ktrdr.cli.main import _invoke\n_invoke(['--help'])")
     assert "rich" in loaded  # the help really was rendered
-    heavy = _heavy(loaded, tuple(lazy for lazy in LAZY if lazy != "rich") + HELP_LAZY)
+    heavy = _heavy(loaded, tuple(lazy for lazy in LAZY if lazy != "rich"))
     assert heavy == [], f"imported by --help, make them lazy again: {heavy}"
 
-
-def test_deferred_rich_names_still_work() -> None:
-    """After --help, typer's Markdown and Traceback are the real ones: markdown help text still renders as Markdown."""
-    probe = """
-import sys
-from ktrdr.cli.main import _invoke
-_invoke(["--help"])
-import rich.markdown, rich.traceback, typer.rich_utils as ru
-made = ru._make_rich_text(text="**bold**", markup_mode="markdown")
-assert isinstance(made, rich.markdown.Markdown), type(made)
-assert ru.Traceback.from_exception.__self__ is rich.traceback.Traceback
-assert sys.modules["rich.markdown"].__file__.endswith("markdown.py")  # the real module, not the stand-in
-print("ok")
-"""
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().endswith("ok")
