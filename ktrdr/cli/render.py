@@ -33,15 +33,20 @@ def fmt(value: Any) -> str:
 
 
 # How a value of each metric unit is printed (None prints as a dash: the metric is undefined for the run).
-_UNIT_FORMAT = {"money": "{:,.2f}", "%": "{:,.2f} %", "fraction": "{:.4f}", "ratio": "{:,.3f}", "count": "{:,}",
+# People read every rate as a percent: a fraction (JSON keeps it as stored) is shown ×100 beside the % ones.
+_UNIT_FORMAT = {"money": "{:,.2f}", "%": "{:,.2f} %", "ratio": "{:,.3f}", "count": "{:,}",
                 "bars": "{:,.1f}", "hours": "{:,.1f} h"}
 
 
 def metric_value(value: Any, unit: str) -> str:
-    """A metric's value for people, formatted for its unit."""
+    """A metric's value for people, formatted for its unit (fractions as percents)."""
     if value is None:
         return "—"
-    return _UNIT_FORMAT.get(unit, "{}").format(value) if isinstance(value, (int, float)) else str(value)
+    if not isinstance(value, (int, float)):
+        return str(value)
+    if unit == "fraction":
+        value, unit = 100 * value, "%"
+    return _UNIT_FORMAT.get(unit, "{}").format(value)
 
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
@@ -53,7 +58,7 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Table:
         table.add_column(name, justify=justify, style="bold" if name == "metric" else None)
     for unit, rows in by_unit(metrics):
         for spec, value in rows:
-            table.add_row(spec.name, metric_value(value, unit), unit, spec.label)
+            table.add_row(spec.name, metric_value(value, unit), "%" if unit == "fraction" else unit, spec.label)
         table.add_section()
     return table
 

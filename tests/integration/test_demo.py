@@ -67,7 +67,7 @@ def test_demo_runs_research_end_to_end_and_prints_results(tmp_path: Path) -> Non
     assert num(bt["total_return_pct"]) == pytest.approx(100 * num(bt["total_return"]) / capital, abs=0.01)
     trades, winners, losers = num(bt["trades"]), num(bt["winning_trades"]), num(bt["losing_trades"])
     assert trades > 0 and winners + losers <= trades
-    assert num(bt["win_rate"]) == pytest.approx(winners / trades, abs=1e-4)
+    assert num(bt["win_rate"]) == pytest.approx(100 * winners / trades, abs=0.01)  # rates print as percents
     gross = num(bt["avg_win"]) * winners / (-num(bt["avg_loss"]) * losers) if losers else None
     assert gross is None or num(bt["profit_factor"]) == pytest.approx(gross, rel=1e-2)
     assert EmbeddedServer(tmp_path / "home").running() is None, "the demo left its nats-server running"

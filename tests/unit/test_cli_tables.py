@@ -44,3 +44,11 @@ def test_resume_is_suggested_only_where_it_can_help() -> None:
     cancelled = msgspec.structs.replace(r, status="cancelled")
     assert "ktrdr resume" not in resume_hint(bad_input)
     assert "ktrdr resume" in resume_hint(crashed) and "ktrdr resume" in resume_hint(cancelled)
+
+
+def test_rates_print_as_percents_whatever_unit_they_are_stored_in() -> None:
+    metric_value = render.metric_value
+    assert metric_value(0.4444, "fraction") == "44.44 %"  # win rate, stored as a fraction
+    assert metric_value(-0.99, "%") == "-0.99 %"  # total_return_pct, stored as a percent
+    assert metric_value(None, "fraction") == "—"
+    assert metric_value(1234.5, "money") == "1,234.50"
