@@ -63,10 +63,12 @@ def consumer_configs(n: Names, s: Settings) -> list[tuple[str, ConsumerConfig]]:
             durable_name=name, name=name, filter_subject=n.work(op_type, pool), ack_policy=AckPolicy.EXPLICIT,
             ack_wait=s.ack_wait_s, max_deliver=s.max_deliver, max_ack_pending=-1, num_replicas=s.replicas,
             description=f"workers of {op_type}/{pool}")))
-    for stream, name in ((n.events_stream, n.aggregator_consumer), (n.progress_stream, n.progress_consumer)):
+    # the events consumer hears only what can change a record; the progress stream holds nothing else
+    for stream, name, subjects in ((n.events_stream, n.aggregator_consumer, n.folded_subjects()),
+                                   (n.progress_stream, n.progress_consumer, None)):
         out.append((stream, ConsumerConfig(
-            durable_name=name, name=name, ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0, max_deliver=-1,
-            max_ack_pending=20000, num_replicas=s.replicas, description="backend aggregator")))
+            durable_name=name, name=name, filter_subjects=subjects, ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0,
+            max_deliver=-1, max_ack_pending=20000, num_replicas=s.replicas, description="backend aggregator")))
     return out
 
 

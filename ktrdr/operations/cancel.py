@@ -5,8 +5,9 @@
 - `CancelIntents` runs in every backend and every worker: a queue subscription on `cancel.*` that
   stores the intent of a bare `nats pub ktrdr.cancel.<id>`. So a client needs no backend to cancel,
   pending or running, and needs no right to write the KV (nats/secure.conf gives it none).
-- `CancelWatch` is the running side: the operation's subscription plus the intent read from KV at each
-  keep-alive, firing the token once with the first `CancelKind`.
+- `CancelWatch` is the running side: the cancels its worker's `CancelRouter` hands it plus the intent read
+  from KV at each keep-alive, firing the token once with the first `CancelKind`. One router subscription per
+  worker, not one per operation: no subscribe/unsubscribe on the hot path of every operation.
 
 What a client may do without a backend: read (KV, events, heartbeats) and publish `cancel.<id>`. Resuming
 and starting write KV and queue work orders, so they always go through the backend's API.
@@ -91,24 +92,54 @@ class CancelIntents:
             log.warning("cancel of %s not stored: %r", op_id, exc)
 
 
-class CancelWatch:
-    """One running operation's cancellation: its `cancel.<id>` subscription, the KV intent, the token."""
+class CancelRouter:
+    """A worker's one plain subscription on `cancel.*`: each cancel goes to the watch of its operation, if it runs here."""
 
-    def __init__(self, bus: Bus, op_id: str) -> None:
-        self.bus, self.op_id = bus, op_id
-        self.token = CancelToken()
-        self.kind: CancelKind | None = None
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._watches: dict[str, CancelWatch] = {}
         self._sub: Any = None
 
-    async def listen(self) -> None:
-        """Subscribe before claiming, so that no cancel slips in between."""
-        self._sub = await self.bus.nc.subscribe(self.bus.names.cancel(self.op_id), cb=self._on_cancel)
+    async def start(self) -> None:
+        """Subscribe; every operation this worker claims afterwards hears its cancels."""
+        self._sub = await self.bus.nc.subscribe(self.bus.names.cancel_all(), cb=self._on_cancel)
 
-    async def close(self) -> None:
-        """Drop the subscription."""
-        if self._sub is not None:
+    async def stop(self) -> None:
+        """Unsubscribe."""
+        if self._sub is not None and not self.bus.nc.is_closed:
             await self._sub.unsubscribe()
-            self._sub = None
+        self._sub = None
+
+    def add(self, watch: CancelWatch) -> None:
+        """Route the cancels of `watch.op_id` to `watch` from now on."""
+        self._watches[watch.op_id] = watch
+
+    def remove(self, watch: CancelWatch) -> None:
+        """Stop routing to `watch` (a newer watch of the same operation keeps its place)."""
+        if self._watches.get(watch.op_id) is watch:
+            del self._watches[watch.op_id]
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        watch = self._watches.get(msg.subject.rsplit(".", 1)[-1])
+        if watch is not None:
+            watch.fire(CancelKind.USER, reason_of(msg))
+
+
+class CancelWatch:
+    """One running operation's cancellation: the cancels routed to it, the KV intent, the token."""
+
+    def __init__(self, router: CancelRouter, op_id: str) -> None:
+        self.router, self.op_id = router, op_id
+        self.token = CancelToken()
+        self.kind: CancelKind | None = None
+
+    def listen(self) -> None:
+        """Hear this operation's cancels from now on: called before claiming, so that none slips in between."""
+        self.router.add(self)
+
+    def close(self) -> None:
+        """Stop hearing them."""
+        self.router.remove(self)
 
     def fire(self, kind: CancelKind, reason: str) -> None:
         """Fire the token; the first kind and reason win."""
@@ -129,6 +160,3 @@ class CancelWatch:
             self.fire(CancelKind.USER, record.cancel_reason or "cancelled")
         elif not record.owned_by(attempt):
             self.fire(CancelKind.SUPERSEDED, SUPERSEDED_REASON)
-
-    async def _on_cancel(self, msg: Msg) -> None:
-        self.fire(CancelKind.USER, reason_of(msg))

@@ -12,6 +12,9 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 # Operation types and their pools live in the kind table (ktrdr.operations.kinds).
 LIFECYCLE_EVENTS = ("started", "metric", "log", "completed", "failed", "cancelled")
+# the ones that can change an operation's record: the aggregator's consumer receives only these (`started` and
+# `log` change nothing the claim has not written, so the server keeps them from it)
+FOLDED_EVENTS = ("metric", "completed", "failed", "cancelled")
 PROGRESS_EVENT = "progress"
 
 
@@ -63,6 +66,10 @@ class Names:
     def lifecycle_subjects(self) -> list[str]:
         """The durable-event subjects (one wildcard per lifecycle event kind)."""
         return [f"{self.ns}.ops.*.{e}" for e in LIFECYCLE_EVENTS]
+
+    def folded_subjects(self) -> list[str]:
+        """The durable-event subjects the aggregator folds into records."""
+        return [f"{self.ns}.ops.*.{e}" for e in FOLDED_EVENTS]
 
     def progress_subjects(self) -> list[str]:
         """The latest-wins progress subjects."""

@@ -17,7 +17,7 @@ from ktrdr.bus.retry import TRANSIENT, persist
 from ktrdr.context import Checkpointer, ProgressReporter
 from ktrdr.errors import OperationCancelled, RetryableError
 from ktrdr.operations import transitions as tr
-from ktrdr.operations.cancel import SHUTDOWN_REASON, CancelKind, CancelWatch
+from ktrdr.operations.cancel import SHUTDOWN_REASON, CancelKind, CancelRouter, CancelWatch
 from ktrdr.operations.record import OperationRecord, Progress
 from ktrdr.protocol.codec import encode
 from ktrdr.protocol.messages import (
@@ -52,6 +52,7 @@ class ExecutionEnv:
     grace_s: float
     services: dict[str, Any]
     counters: dict[str, int]  # the worker's, counted here as operations end
+    cancels: CancelRouter  # the worker's one cancel subscription
     checkpointer_for: Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
 
 
@@ -62,20 +63,20 @@ class Execution:
         self.env, self.msg, self.op_id, self.handler = env, msg, op_id, handler
         self.record: OperationRecord | None = None
         self.attempt = self.revision = 0
-        self.cancel = CancelWatch(env.bus, op_id)
+        self.cancel = CancelWatch(env.cancels, op_id)
         self.token = self.cancel.token
         self.reporter = ProgressReporter()
         self._seq = 0
         self._done = asyncio.Event()
         self.progress: Progress | None = None  # the last published, for the terminal record
 
-    async def listen(self) -> None:
-        """Subscribe to this operation's cancel subject before claiming, so no cancel slips between."""
-        await self.cancel.listen()
+    def listen(self) -> None:
+        """Hear this operation's cancels before claiming, so that no cancel slips between."""
+        self.cancel.listen()
 
-    async def close(self) -> None:
-        """Drop the cancel subscription."""
-        await self.cancel.close()
+    def close(self) -> None:
+        """Stop hearing them."""
+        self.cancel.close()
 
     @property
     def abandoned(self) -> bool:
@@ -123,7 +124,7 @@ class Execution:
             pump.stop()
             self._done.set()
             await self._join(tasks)
-            await self.close()
+            self.close()
         await pump.flush()
         self.progress = Progress(**pump.latest) if pump.latest else None
         await self._settle(outcome, ctx)

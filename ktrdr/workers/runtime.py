@@ -19,7 +19,7 @@ from ktrdr.bus.handle import Bus
 from ktrdr.context import Checkpointer, MemoryCheckpointer
 from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
-from ktrdr.operations.cancel import CancelIntents
+from ktrdr.operations.cancel import CancelIntents, CancelRouter
 from ktrdr.operations.store import OperationNotFound
 from ktrdr.operations.submit import claim_hint
 from ktrdr.protocol.codec import decode
@@ -55,7 +55,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._stop_waiter: asyncio.Task | None = None
-        self.env = ExecutionEnv(bus=bus, worker_id=self.worker_id, threads=self.threads, grace_s=grace_s,
+        self.router = CancelRouter(bus)
+        self.env = ExecutionEnv(bus=bus, cancels=self.router, worker_id=self.worker_id, threads=self.threads, grace_s=grace_s,
                                 services=self.services, counters=self.counters, checkpointer_for=self.checkpointer_for)
         self.heartbeat = Heartbeater(bus, WorkerIdentity(self.worker_id, kind, pool, capacity), self.counters,
                                      self._state, gpu=gpu)
@@ -96,6 +97,7 @@ class Worker:
         psub = await self._bind()
         await self._bind_checkpoints()
         await self.cancels.start()
+        await self.router.start()
         self.heartbeat.start()
         try:
             await self._serve(psub, burst)
@@ -106,6 +108,7 @@ class Worker:
             self.threads.shutdown(wait=False, cancel_futures=True)
             await self.heartbeat.stop()
             await self.cancels.stop()
+            await self.router.stop()
             await psub.unsubscribe()
 
     async def _bind(self) -> Any:
@@ -188,16 +191,16 @@ class Worker:
             await msg.ack()  # the last attempt finished; only its record and ack were lost
             return
         execution = Execution(self.env, msg, order.operation_id, self.handler)
-        await execution.listen()
+        execution.listen()
         try:
             claim = tr.claim(order.dispatch, msg.metadata.num_delivered, self.worker_id, msg.reply)
             record, revision = await tr.apply_rev(self.bus.ops, order.operation_id, claim, claim_hint(order))
         except OperationNotFound:
-            await execution.close()
+            execution.close()
             await self._reject(msg, None, "unknown_operation", f"no record for {order.operation_id}")
             return
         if record is None or record.status != "running" or record.worker_id != self.worker_id:
-            await execution.close()
+            execution.close()
             if not await self._stale_copy(order, msg):
                 await msg.ack()  # cancelled, finished or rerouted: drop this order
             return

@@ -55,6 +55,17 @@ async def test_replaced_consumer_setting_is_restored(nc: Client, topology: Names
     assert report.updated and (await js.consumer_info(stream, cfg.durable_name)).config.ack_wait == settings.ack_wait_s
 
 
+async def test_the_aggregator_is_sent_only_the_events_that_change_a_record(nc: Client, topology: Names,
+                                                                           settings: Settings) -> None:
+    """`started` and `log` are stored for readers of the log, but the aggregator's consumer never receives them."""
+    js = nc.jetstream()
+    for kind in ("started", "log", "completed", "metric"):
+        await js.publish(topology.event("op_filtered", kind), b"{}")
+    stream = await js.stream_info(topology.events_stream)
+    aggregator = await js.consumer_info(topology.events_stream, topology.aggregator_consumer)
+    assert stream.state.messages == 4 and aggregator.num_pending == 2
+
+
 @pytest.mark.slow
 async def test_setup_waits_out_a_server_restart_that_lands_midway(tmp_path: Path) -> None:
     # A backend started just before nats-server restarts used to die in ensure_topology with a bare timeout.

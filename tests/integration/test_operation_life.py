@@ -93,6 +93,23 @@ async def test_cancel_running_with_an_empty_core_publish(bus: Bus, workers: Work
     assert record.status == "cancelled" and record.progress.steps_completed < 200
 
 
+async def test_a_cancel_reaches_only_its_operation_through_the_workers_one_subscription(
+        bus: Bus, workers: WorkerPool, aggregator: Aggregator) -> None:
+    worker = await workers.start(capacity=2)
+    warm = await submit(bus, "dummy", "cpu", {"steps": 0})
+    await wait_record(bus, warm.id, lambda r: r.terminal)
+    subscriptions = len(worker.bus.nc._subs)  # nats-py's table of this connection's subscriptions, all bound now
+    ops = [await submit(bus, "dummy", "cpu", {"steps": 20, "step_seconds": 0.05}) for _ in range(2)]
+    for op in ops:
+        await wait_record(bus, op.id, lambda r: r.status == "running")
+    assert len(worker.bus.nc._subs) == subscriptions, "an operation subscribed to its own cancel subject"
+    await bus.nc.publish(bus.names.cancel(ops[0].id), b'{"reason": "only this one"}')
+    first = await wait_record(bus, ops[0].id, lambda r: r.terminal)
+    second = await wait_record(bus, ops[1].id, lambda r: r.terminal, timeout=30)
+    assert first.status == "cancelled" and first.cancel_reason == "only this one"
+    assert second.status == "completed" and second.progress.steps_completed == 20
+
+
 async def test_cancel_pending_never_starts(bus: Bus, workers: WorkerPool) -> None:
     started: list[str] = []
     op = await submit(bus, "dummy", "cpu", {"steps": 1})
