@@ -28,8 +28,8 @@ def built_names(n: Names) -> set[str]:
         value = getattr(n, attr)
         if isinstance(value, str):
             out.add(value)
-        elif callable(value) and attr not in ("work_pairs", "bucket", "work_consumer", "lifecycle_subjects", "folded_subjects",
-                                                "progress_subjects"):
+        elif callable(value) and attr not in ("work_pairs", "bucket", "work_consumer", "lifecycle_subjects",
+                                                "folded_subjects", "progress_subjects"):
             params = list(inspect.signature(value).parameters)
             placeholders = {p: f"PH{i}" for i, p in enumerate(params)}
             built = value(*placeholders.values())
