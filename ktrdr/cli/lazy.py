@@ -76,9 +76,9 @@ class Group(TyperGroup):
 class LazyCommands(MutableMapping[str, Any]):
     """The group's commands: every name from the table at once, each command built on first access."""
 
-    def __init__(self, table: Mapping[str, Entry]) -> None:
+    def __init__(self, table: Mapping[str, Entry], loaded: Mapping[str, Any]) -> None:
         self.table = table
-        self.loaded: dict[str, Any] = {}
+        self.loaded = dict(loaded)
 
     def __getitem__(self, name: str) -> Any:
         if name not in self.loaded:
@@ -106,7 +106,7 @@ class LazyGroup(Group):
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.commands = LazyCommands(self.TABLE)
+        self.commands = LazyCommands(self.TABLE, self.commands)  # any registered eagerly stay
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         """The names in table order, without loading any command."""
