@@ -1,4 +1,4 @@
-"""Root of the `ktrdr` command: global options, then one sub-command group per area."""
+"""Root of the `ktrdr` command: global options, then the commands, each imported only when it is used."""
 
 from __future__ import annotations
 
