@@ -14,6 +14,7 @@ import typer
 
 from ktrdr.cli import checks
 from ktrdr.cli.common import emit, fail, run, state
+from ktrdr.cli.start_cmd import data_load
 
 T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, help="Market data in the object store: import, inspect, export.")
@@ -267,3 +268,7 @@ def export(ctx: typer.Context, symbol: str = SYMBOL, timeframe: str = TIMEFRAME,
 
     rows = _repo(ctx, write)
     emit(state(ctx), {"file": str(target), "rows": rows}, lambda: typer.echo(f"wrote {rows} rows to {target}"))
+
+
+# `data load` starts an operation through the backend like the other start commands, so its body lives with them.
+app.command("load")(data_load)

@@ -1,4 +1,4 @@
-"""Root of the `ktrdr` command: global options, then one sub-command group per area."""
+"""Root of the `ktrdr` command: global options, then the commands, each imported only when it is used."""
 
 from __future__ import annotations
 
@@ -8,13 +8,60 @@ from typing import Any, Optional
 
 import typer
 
-from ktrdr.cli import backend_cmd, data_cmd, ops_cmd, start_cmd
-from ktrdr.cli import demo as demo_cmd
-from ktrdr.cli import models_cmd, nats_cmd, results_cmd, stack_cmd, strategies_cmd, worker_cmd
-from ktrdr.cli import monitor_cmd, sweep_cmd
 from ktrdr.cli import checks
 from ktrdr.cli.common import OUTPUT, State, report
-from ktrdr.cli.jsonflag import add_json_everywhere
+from ktrdr.cli.lazy import APP_SETTINGS, Entry, LazyGroup
+
+_OPS, _START, _STACK = "ktrdr.cli.ops_cmd", "ktrdr.cli.start_cmd", "ktrdr.cli.stack_cmd"
+# Every command in `ktrdr --help` order; the help is the command's own first sentence (a test keeps them equal),
+# written here so that listing the commands imports none of their modules.
+COMMANDS = {
+    "demo": Entry("ktrdr.cli.demo", "demo",
+                  "Research an example strategy end to end: stack up, data, train, backtest, results, stack down."),
+    "backend": Entry("ktrdr.cli.backend_cmd", "backend",
+                     "Serve the backend until Ctrl-C or SIGTERM; run several for redundancy."),
+    "follow": Entry(_OPS, "follow_cmd", "Watch an operation's progress live; Ctrl-C detaches (the operation keeps "
+                    "running)."),
+    "cancel": Entry(_OPS, "cancel_cmd", "Cancel an operation: a pending one at once, a running one at its next "
+                    "check (with a checkpoint)."),
+    "resume": Entry(_OPS, "resume_cmd", "Resume a failed or cancelled operation from its last checkpoint."),
+    "workers": Entry(_OPS, "workers_cmd", "Live workers (and unavailable ones) with status, current operation and "
+                     "heartbeat age."),
+    "events": Entry(_OPS, "events_cmd", "Tail operation events as they happen (an example event subscriber); "
+                    "Ctrl-C stops."),
+    "dummy": Entry(_START, "dummy", "Start a dummy operation (for trying the system and for scripts)."),
+    "train": Entry(_START, "train", "Train a strategy's model on a training worker (GPU first, CPU fallback)."),
+    "backtest": Entry(_START, "backtest", "Backtest a strategy with its trained model on a backtest worker."),
+    "research": Entry(_START, "research", "Train, then backtest the trained model, as one parent operation."),
+    "validate": Entry(_START, "validate", "Check a strategy (the same code the backend uses); errors and warnings "
+                      "name the YAML path, line, column."),
+    "start": Entry(_START, "start_any", "Start an operation of any kind with its parameters (the backend checks "
+                   "them against the kind's struct)."),
+    "up": Entry(_STACK, "up", "Start the embedded nats-server, one backend and workers; Ctrl-C (or `ktrdr down` "
+                "with --detach) stops them."),
+    "down": Entry(_STACK, "down", "Stop every process `ktrdr up` started (workers first), then the nats-server if "
+                  "the stack started it."),
+    "status": Entry(_STACK, "status", "The server, the backends (health), workers per pool, operation counts and "
+                    "the stack's processes."),
+    "monitor": Entry("ktrdr.cli.monitor_cmd", "monitor", "Watch workers and operations live: cancel, resume, "
+                     "follow, filter, details (works without a backend)."),
+    "sweep": Entry("ktrdr.cli.sweep_cmd", "sweep", "Fan a strategy out over a parameter grid: one training (or "
+                   "research) operation per variant, ranked."),
+    "nats": Entry("ktrdr.cli.nats_cmd", "app", "The embedded NATS server and the topology."),
+    "ops": Entry(_OPS, "app", "List operations, or `ktrdr ops show OP_ID`."),
+    "worker": Entry("ktrdr.cli.worker_cmd", "app", "Run a worker (it takes work from its pool until stopped)."),
+    "data": Entry("ktrdr.cli.data_cmd", "app", "Market data in the object store: import, inspect, export."),
+    "results": Entry("ktrdr.cli.results_cmd", "app", "Read the results of finished operations."),
+    "models": Entry("ktrdr.cli.models_cmd", "app", "Trained model bundles (versioned per strategy, symbol set and "
+                    "timeframe)."),
+    "strategies": Entry("ktrdr.cli.strategies_cmd", "app", "Strategy files in the strategies directory."),
+}
+
+
+class _Root(LazyGroup):
+    """The `ktrdr` group: the commands above, each imported when it runs or shows its own help."""
+
+    TABLE = COMMANDS
 
 
 class _Ktrdr(typer.Typer):
@@ -25,27 +72,8 @@ class _Ktrdr(typer.Typer):
         return main()
 
 
-app = _Ktrdr(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="KTRDR: trading-strategy research on workers coordinated through NATS.")
-app.add_typer(nats_cmd.app, name="nats")
-app.command("demo")(demo_cmd.demo)
-app.command("backend")(backend_cmd.backend)
-app.add_typer(ops_cmd.app, name="ops")
-for _name, _fn in (("follow", ops_cmd.follow_cmd), ("cancel", ops_cmd.cancel_cmd), ("resume", ops_cmd.resume_cmd),
-                   ("workers", ops_cmd.workers_cmd), ("events", ops_cmd.events_cmd), ("dummy", start_cmd.dummy),
-                   ("train", start_cmd.train), ("backtest", start_cmd.backtest), ("research", start_cmd.research),
-                   ("validate", start_cmd.validate), ("start", start_cmd.start_any)):
-    app.command(_name)(_fn)
-data_cmd.app.command("load")(start_cmd.data_load)
-app.add_typer(worker_cmd.app, name="worker")
-for _name in ("up", "down", "status"):
-    app.command(_name)(getattr(stack_cmd, _name))
-app.add_typer(data_cmd.app, name="data")
-app.add_typer(results_cmd.app, name="results")
-app.add_typer(models_cmd.app, name="models")
-app.add_typer(strategies_cmd.app, name="strategies")
-app.command("monitor")(monitor_cmd.monitor)
-app.command("sweep")(sweep_cmd.sweep)
+app = _Ktrdr(cls=_Root, no_args_is_help=True, **APP_SETTINGS,
+             help="KTRDR: trading-strategy research on workers coordinated through NATS.")
 
 
 @app.callback()
@@ -83,7 +111,6 @@ def main(args: list[str] | None = None) -> None:
 
 def _invoke(args: list[str]) -> int:
     """Run the command line; the exit code, whatever happened."""
-    add_json_everywhere(app)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="ktrdr", standalone_mode=False)
@@ -101,13 +128,16 @@ def _invoke(args: list[str]) -> int:
 
 
 def _usage_error(exc: Any) -> int:
-    """A bad option or argument: the message (JSON or typer's box) and exit code 2."""
+    """A bad option or argument: the message (JSON or typer's box) and exit code 2; a bare group: its help."""
     from ktrdr.cli.checks import BadInput
 
+    cmd = exc.ctx.command_path if getattr(exc, "ctx", None) else "ktrdr"
+    bare = type(exc).__name__ == "NoArgsIsHelpError"  # `ktrdr nats`: the message is the group's help text
     if OUTPUT["json"]:
-        cmd = exc.ctx.command_path if getattr(exc, "ctx", None) else "ktrdr"
         message, hint = (exc.plain, exc.hint) if isinstance(exc, BadInput) else (exc.format_message(), None)
-        report(message, hint or f"see `{cmd} --help`", exc.exit_code)
+        report(f"`{cmd}` needs a command" if bare else message, hint or f"see `{cmd} --help`", exc.exit_code)
+    elif bare:
+        typer.echo(exc.format_message())
     else:
         from typer import rich_utils
 
