@@ -1,6 +1,6 @@
 """The same no-op workload through this project, Celery on Redis and taskiq-nats, side by side.
 
-Run: .venv/bin/python bench/peers.py [--workers 2] [--tasks 2000] [--rtt 200] [--write docs/benchmarks.md]
+Run: .venv/bin/python bench/peers.py [--workers 2] [--tasks 2000] [--rtt 200] [--rounds 3] [--write docs/benchmarks.md]
 (`make bench-peers`). Each system gets a fresh server and `--workers` worker processes: this project a backend
 and `ktrdr worker dummy` processes (submitted through the API, completion seen in the operations KV); Celery
 prefork with acks late, prefetch 1 and the Redis result backend; taskiq with the JetStream pull broker and the
@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -190,7 +191,7 @@ def table(results: dict[str, Figures], args: argparse.Namespace, load: str) -> s
     """The side-by-side markdown table; ratios are this project against each peer."""
     me = results.get("ktrdr")
     lines = [f"{args.workers} worker processes each; {args.tasks} no-op tasks submitted at once, then {args.rtt} one "
-             f"at a time. Load average during the run: {load}. ktrdr: a backend and `ktrdr worker dummy` "
+             f"at a time; the median of {args.rounds} rounds, the systems taking turns in each. Load average during the run: {load}. ktrdr: a backend and `ktrdr worker dummy` "
              "processes, submitted through the API, completion seen in the operations KV. Celery: prefork, acks "
              "late, prefetch 1, Redis broker and result backend. taskiq: JetStream pull broker, NATS object-store "
              "results (its client polls them; every 1 ms here). Ratios above 1 favour ktrdr for throughput, below "
@@ -216,20 +217,40 @@ def write_section(path: Path, body: str) -> None:
     path.write_text(text)
 
 
-def main(args: argparse.Namespace) -> None:
-    """Each system in turn on its own fresh server; then the table."""
-    root = Path(tempfile.mkdtemp(prefix="ktrdr-peers-"))
+def one_round(root: Path, py: Path | None, args: argparse.Namespace) -> dict[str, Figures]:
+    """Each selected system once, in turn, each on its own fresh server."""
     results: dict[str, Figures] = {}
-    py = peers_python() if {"celery", "taskiq"} & set(args.only) else None
-    load0 = os.getloadavg()[0]
+    root.mkdir(parents=True, exist_ok=True)
     if "ktrdr" in args.only:
         results["ktrdr"] = asyncio.run(ours(root, args))
     if "celery" in args.only and py and (fig := celery(py, root, args)) is not None:
         results["celery"] = fig
     if "taskiq" in args.only and py:
         results["taskiq"] = taskiq(py, root, args)
+    return results
+
+
+def medians(rounds: list[dict[str, Figures]]) -> dict[str, Figures]:
+    """Per system, the median of each figure over the rounds (a busy machine swings single runs)."""
+    out: dict[str, Figures] = {}
+    for name in rounds[0]:
+        runs = [r[name] for r in rounds if name in r]
+        out[name] = {k: statistics.median(f[k] for f in runs) for k in runs[0]}
+    return out
+
+
+def main(args: argparse.Namespace) -> None:
+    """`--rounds` rounds of every system in turn (alternating, so load swings hit all alike); medians in the table."""
+    root = Path(tempfile.mkdtemp(prefix="ktrdr-peers-"))
+    py = peers_python() if {"celery", "taskiq"} & set(args.only) else None
+    load0 = os.getloadavg()[0]
+    rounds = []
+    for i in range(args.rounds):
+        rounds.append(one_round(root / f"round{i}", py, args))
+        print(f"round {i + 1}: " + "; ".join(f"{k} {f['throughput']:.0f}/s, {f['p50_ms']:.2f}/{f['p99_ms']:.2f} ms"
+                                            for k, f in rounds[-1].items()), flush=True)
     load = f"{load0:.1f} at start, {os.getloadavg()[0]:.1f} at end (1-minute)"
-    out = table(results, args, load)
+    out = table(medians(rounds), args, load)
     print(out)
     if args.write:
         write_section(Path(args.write), out)
@@ -240,6 +261,7 @@ if __name__ == "__main__":
     ap.add_argument("--workers", type=int, default=2, help="worker processes per system")
     ap.add_argument("--tasks", type=int, default=2000, help="tasks submitted at once for the throughput")
     ap.add_argument("--rtt", type=int, default=200, help="tasks sent one at a time for the round trip")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of every system in turn; the table shows medians")
     ap.add_argument("--only", nargs="+", default=["ktrdr", "celery", "taskiq"], choices=["ktrdr", "celery", "taskiq"])
     ap.add_argument("--write", help="also write the table into this markdown file (docs/benchmarks.md)")
     main(ap.parse_args())
