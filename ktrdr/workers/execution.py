@@ -68,6 +68,7 @@ class Execution:
         self.reporter = ProgressReporter()
         self._seq = 0
         self._done = asyncio.Event()
+        self._keepalive_task: asyncio.Task | None = None
         self.progress: Progress | None = None  # the last published, for the terminal record
 
     def listen(self) -> None:
@@ -117,13 +118,15 @@ class Execution:
         # `started` adds nothing the claim did not record, so it does not wait for its ack
         await self.publish(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume),
                            durable=False)
-        tasks = [asyncio.create_task(pump.run()), asyncio.create_task(self._keepalive())]
+        # the first keep-alive is due only after a period: no task at all for an operation that ends before
+        first_keepalive = loop.call_later(self._keepalive_period(), self._start_keepalive)
         try:
             outcome = await self._wait(_in_thread(self.env.threads, self.handler, ctx))
         finally:
+            first_keepalive.cancel()
             pump.stop()
             self._done.set()
-            await self._join(tasks)
+            await self._join([t for t in (pump.task, self._keepalive_task) if t is not None])
             self.close()
         await pump.flush()
         self.progress = Progress(**pump.latest) if pump.latest else None
@@ -131,8 +134,9 @@ class Execution:
 
     async def _join(self, tasks: list[asyncio.Task]) -> None:
         """Wait for the helper tasks to see their stop flags; cancel any that do not within a few seconds."""
-        _, late = await asyncio.wait(tasks, timeout=5.0)
-        await stop_tasks(late)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=5.0)
+            await stop_tasks(late)
 
     async def _wait(self, fut: concurrent.futures.Future) -> Any:
         """The handler's result or exception; after cancel, give it `grace_s` before abandoning it."""
@@ -154,23 +158,32 @@ class Execution:
                 return OperationCancelled(f"{self.token.reason} (did not stop within {self.env.grace_s:g}s; "
                                           "abandoned, worker will restart)")
 
+    def _keepalive_period(self) -> float:
+        """A third of the ack wait (at least 0.2 s): JetStream hears from us well before it would redeliver."""
+        return max(0.2, self.env.bus.settings.ack_wait_s / 3)
+
+    def _start_keepalive(self) -> None:
+        if not self._done.is_set():
+            loop = asyncio.get_running_loop()
+            self._keepalive_task = loop.create_task(self._keepalive(), name=f"keepalive-{self.op_id}")
+
     async def _keepalive(self) -> None:
-        """Tell JetStream we are alive (AckWait stays short) and pick up cancel intent stored in KV."""
-        period = max(0.2, self.env.bus.settings.ack_wait_s / 3)
+        """Tell JetStream we are alive (AckWait stays short) and pick up cancel intent stored in KV, every period."""
+        period = self._keepalive_period()
         while not self._done.is_set():
+            try:
+                await self.msg.in_progress()
+                record = await self.env.bus.ops.find(self.op_id)
+            except Exception as exc:  # disconnected: keep trying, the reconnect will resume us
+                log.debug("keepalive for %s failed: %s", self.op_id, exc)
+            else:
+                self.cancel.check_record(record, self.attempt)
             try:
                 async with asyncio.timeout(period):
                     await self._done.wait()
                 return
             except TimeoutError:
                 pass
-            try:
-                await self.msg.in_progress()
-                record = await self.env.bus.ops.find(self.op_id)
-            except Exception as exc:  # disconnected: keep trying, the reconnect will resume us
-                log.debug("keepalive for %s failed: %s", self.op_id, exc)
-                continue
-            self.cancel.check_record(record, self.attempt)
 
     async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
         """Publish the terminal event, record it, then ack, nak or terminate the order.

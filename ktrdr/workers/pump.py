@@ -28,6 +28,8 @@ class ProgressPump:
         self._stopped = False
         self._last = 0.0
         self.latest: dict[str, Any] | None = None  # the progress fields last published (the terminal record keeps them)
+        # started by the first change: an operation that reports nothing (most short ones) costs no task
+        self.task: asyncio.Task | None = None
         reporter._on_change = self.notify  # the reporter calls this from the operation's thread
 
     def notify(self, urgent: bool) -> None:
@@ -40,6 +42,8 @@ class ProgressPump:
 
     def _wake(self, urgent: bool) -> None:
         self._signalled = False
+        if self.task is None and not self._stopped:
+            self.task = self._loop.create_task(self.run(), name=f"progress-{self._op_id}")
         self._changed.set()
         if urgent:
             self._urgent.set()

@@ -73,6 +73,28 @@ async def test_sigkill_mid_operation_fails_over_and_completes_once(fast: tuple[B
     assert after.status == "completed" and after.attempt == 2 and after.progress.percentage == 100.0
 
 
+async def test_an_operation_longer_than_the_ack_wait_keeps_its_one_delivery(fast: tuple[Bus, Settings],
+                                                                           tmp_path: Path) -> None:
+    """The keep-alive tells JetStream every third of the 2 s ack wait that the order is still being worked on:
+    an idle second worker, which would take a redelivery over, never gets one."""
+    bus, s = fast
+    op = await submit(bus, "dummy", "cpu", {"steps": 25, "step_seconds": 0.2})  # 5 s: 2.5 ack waits
+    steady = spawn_worker(s, "steady", tmp_path / "steady")
+    try:
+        await wait_record(bus, op.id, lambda r: r.worker_id == "steady")
+        idle = spawn_worker(s, "idle", tmp_path / "idle")
+        try:
+            record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=60)
+        finally:
+            idle.terminate()
+            await asyncio.to_thread(idle.wait, 15)
+    finally:
+        steady.terminate()
+        await asyncio.to_thread(steady.wait, 15)
+    assert record.status == "completed" and record.attempt == 1 and record.delivery == 1
+    assert record.worker_id == "steady" and record.result["resumed_from"] == 0
+
+
 async def test_sigterm_requeues_and_another_worker_resumes(fast: tuple[Bus, Settings], tmp_path: Path) -> None:
     bus, s = fast
     stopped = asyncio.Event()
