@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import msgspec
@@ -101,6 +102,7 @@ async def progress(bus: Bus, ops: int, rate: int, seconds: float) -> None:
     await asyncio.gather(*(bus.ops.create(r) for r in records))
     sent_at: dict[tuple[str, int], float] = {}
     lat: list[float] = []
+    writes: Counter[str] = Counter({r.id: 0 for r in records})  # per operation: is every one kept current?
     watcher = await bus.ops.kv.watchall()
 
     async def watch() -> None:
@@ -110,6 +112,7 @@ async def progress(bus: Bus, ops: int, rate: int, seconds: float) -> None:
                 r = msgspec.json.decode(entry.value)
                 if (t := sent_at.get((r["id"], r["progress_seq"]))) is not None:
                     lat.append(time.perf_counter() - t)
+                    writes[r["id"]] += 1
 
     task = asyncio.create_task(watch())
 
@@ -128,6 +131,9 @@ async def progress(bus: Bus, ops: int, rate: int, seconds: float) -> None:
           f"{len(lat)} ({len(lat) / seconds:.0f}/s, latest-wins coalescing)")
     if lat:
         print(f"progress   event → KV record: p50 {pct(lat, 50) * 1e3:7.1f} ms  p99 {pct(lat, 99) * 1e3:7.1f} ms")
+        per_op = sorted(writes.values())
+        print(f"progress   KV writes per operation over {seconds:.0f}s: min {per_op[0]}  p10 {pct(per_op, 10):.0f}  "
+              f"median {pct(per_op, 50):.0f}  max {per_op[-1]} (every operation publishes {rate / ops:.0f}/s)")
 
 
 async def bare_pubsub(bus: Bus, rate: int, seconds: float) -> None:
