@@ -25,7 +25,7 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("bench_backend_list.py", ["--ops", "3000", "--n", "50"], "listing operations through the API beside a bare KV get"),
     ("bench_load.py", ["--seconds", "6"],
      "1,000 heartbeating workers and 20,000 progress events/s on one backend, beside bare KV puts and pub/sub"),
-    ("bench_takeover.py", ["--kills", "8"], "SIGKILL of a busy worker → its operation claimed elsewhere, beside the ack wait"),
+    ("bench_takeover.py", ["--kills", "20"], "SIGKILL of a busy worker → its operation claimed elsewhere, beside the ack wait"),
     ("bench_liveness.py", ["--seconds", "6", "--trials", "3"],
      "heartbeat gaps while an operation burns the CPU beside a sleeping one, silent-worker detection and "
      "SIGKILL takeover times"),
