@@ -79,13 +79,22 @@ async def fetch_ready(psub: Any, batch: int, timeout: float, grab_s: float = 0.0
     """Wait up to `timeout` for one message, then take up to `batch` - 1 more that are already there.
 
     A pull for many at once returns only when the batch fills or the pull expires, so a trickle of messages
-    would each wait for the expiry; the second pull here is answered at once from what is queued.
-    Raises the fetch timeout when nothing came.
+    would each wait for the expiry; the second pull here is answered at once from what is queued, and is not
+    sent at all when the first message says nothing else was queued. Raises the fetch timeout when nothing came.
     """
     first = await psub.fetch(1, timeout=timeout)
-    if batch <= 1:
+    more = min(batch - 1, waiting_after(first[-1]))
+    if more <= 0:  # nothing else was queued: a second pull would only fetch the server's "no messages"
         return first
     try:
-        return first + await psub.fetch(batch - 1, timeout=grab_s)
+        return first + await psub.fetch(more, timeout=grab_s)
     except (NatsTimeoutError, TimeoutError):
         return first
+
+
+def waiting_after(msg: Msg) -> int:
+    """How many messages the consumer still held when it delivered `msg` (a large number if it cannot tell)."""
+    try:
+        return msg.metadata.num_pending or 0
+    except Exception:  # not a JetStream delivery: assume more may be waiting
+        return 1 << 30

@@ -16,6 +16,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 
 from ktrdr.bus.handle import Bus
+from ktrdr.bus.reading import waiting_after
 from ktrdr.context import Checkpointer, MemoryCheckpointer
 from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
@@ -130,23 +131,23 @@ class Worker:
                 free += 1
             # the first message starts as soon as it arrives: a pull for several would hold it until the batch
             # fills or the pull expires; the other free slots then take only what is already queued
-            got = await self._take(psub, 1, 0.25 if burst else 1.0)
-            if got and free > 1:
-                got += await self._take(psub, free - 1, GRAB_S)
+            got, waiting = await self._take(psub, 1, 0.25 if burst else 1.0)
+            if got and free > 1 and waiting:  # the first message tells how many more were queued behind it
+                got += (await self._take(psub, min(free - 1, waiting), GRAB_S))[0]
             for _ in range(free - got):
                 self._slots.release()
             if not got and burst and not self.running and await self._queue_empty():
                 break
 
-    async def _take(self, psub: Any, batch: int, timeout: float) -> int:
-        """Fetch up to `batch` messages and start each; how many were started."""
+    async def _take(self, psub: Any, batch: int, timeout: float) -> tuple[int, int]:
+        """Fetch up to `batch` messages and start each; (how many were started, how many were still queued)."""
         msgs = [] if self._stopping.is_set() else await self._fetch(psub, batch, timeout)
         for msg in msgs:
             self.counters["fetched"] += 1
             task = asyncio.create_task(self._handle(msg))
             self._tasks.add(task)
             task.add_done_callback(self._done)
-        return len(msgs)
+        return len(msgs), waiting_after(msgs[-1]) if msgs else 0
 
     async def _fetch(self, psub: Any, batch: int, timeout: float) -> list[Msg]:
         fetch = asyncio.create_task(psub.fetch(batch, timeout=timeout))
