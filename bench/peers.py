@@ -191,7 +191,8 @@ def table(results: dict[str, Figures], args: argparse.Namespace, load: str) -> s
     """The side-by-side markdown table; ratios are this project against each peer."""
     me = results.get("ktrdr")
     lines = [f"{args.workers} worker processes each; {args.tasks} no-op tasks submitted at once, then {args.rtt} one "
-             f"at a time; the median of {args.rounds} rounds, the systems taking turns in each. Load average during the run: {load}. ktrdr: a backend and `ktrdr worker dummy` "
+             f"at a time; the median of {args.rounds} rounds, the systems taking turns in each. Load average "
+             f"during the run: {load}. ktrdr: a backend and `ktrdr worker dummy` "
              "processes, submitted through the API, completion seen in the operations KV. Celery: prefork, acks "
              "late, prefetch 1, Redis broker and result backend. taskiq: JetStream pull broker, NATS object-store "
              "results (its client polls them; every 1 ms here). Ratios above 1 favour ktrdr for throughput, below "

@@ -93,7 +93,7 @@ class CancelIntents:
 
 
 class CancelRouter:
-    """A worker's one plain subscription on `cancel.*`: each cancel goes to the watch of its operation, if it runs here."""
+    """A worker's one plain subscription on `cancel.*`: each cancel goes to the watch of its operation, if here."""
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus

@@ -57,8 +57,9 @@ class Worker:
         self._tasks: set[asyncio.Task] = set()
         self._stop_waiter: asyncio.Task | None = None
         self.router = CancelRouter(bus)
-        self.env = ExecutionEnv(bus=bus, cancels=self.router, worker_id=self.worker_id, threads=self.threads, grace_s=grace_s,
-                                services=self.services, counters=self.counters, checkpointer_for=self.checkpointer_for)
+        self.env = ExecutionEnv(bus=bus, cancels=self.router, worker_id=self.worker_id, threads=self.threads,
+                                grace_s=grace_s, services=self.services, counters=self.counters,
+                                checkpointer_for=self.checkpointer_for)
         self.heartbeat = Heartbeater(bus, WorkerIdentity(self.worker_id, kind, pool, capacity), self.counters,
                                      self._state, gpu=gpu)
         self.heartbeat.notes = self._notes
