@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from ktrdr.bus.jspub import JsPublisher
 from ktrdr.bus.reading import watch_bucket
 from ktrdr.errors import KtrdrError
 from ktrdr.operations.record import OperationRecord
 from ktrdr.protocol.codec import decode, encode
+from ktrdr.protocol.subjects import check_token
 
 
 class OperationNotFound(KtrdrError, KeyError):
@@ -26,10 +28,17 @@ class Conflict(KtrdrError):
 
 
 class OperationStore:
-    """Typed access to the operations bucket."""
+    """Typed access to the operations bucket; writes go through the connection's lean publisher."""
 
-    def __init__(self, kv: KeyValue) -> None:
-        self.kv = kv
+    def __init__(self, kv: KeyValue, pub: JsPublisher, bucket: str) -> None:
+        self.kv, self.pub = kv, pub
+        self._prefix = f"$KV.{bucket}."
+
+    def _subject(self, op_id: str) -> str:
+        try:
+            return self._prefix + check_token(op_id, "operation id")
+        except ValueError:
+            raise InvalidKeyError(op_id) from None
 
     async def get(self, op_id: str) -> tuple[OperationRecord, int]:
         """The record and its revision; OperationNotFound when missing or deleted."""
@@ -51,6 +60,10 @@ class OperationStore:
     async def create(self, record: OperationRecord) -> int:
         """Store a new record; Conflict when the id exists."""
         try:
+            return await self.pub.update(self._subject(record.id), encode(record), last=0)
+        except KeyWrongLastSequenceError:
+            pass
+        try:  # a deleted record leaves a tombstone, which nats-py's create knows to write over
             return await self.kv.create(record.id, encode(record))
         except KeyWrongLastSequenceError:
             raise Conflict(f"operation {record.id} already exists") from None
@@ -58,7 +71,7 @@ class OperationStore:
     async def put_if(self, record: OperationRecord, revision: int) -> int:
         """Compare-and-set: write only if the stored revision is still `revision`."""
         try:
-            return await self.kv.update(record.id, encode(record), last=revision)
+            return await self.pub.update(self._subject(record.id), encode(record), last=revision)
         except KeyWrongLastSequenceError:
             raise Conflict(f"operation {record.id} changed concurrently") from None
 
