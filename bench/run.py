@@ -23,7 +23,7 @@ BENCHES: list[tuple[str, list[str], str]] = [
     ("bench_operations.py", ["--n", "100", "--ops", "500"],
      "dispatch and cancel latency, no-op throughput, beside bare JetStream and core NATS"),
     ("bench_backend_list.py", ["--ops", "3000", "--n", "50"], "listing operations through the API beside a bare KV get"),
-    ("bench_jspub.py", ["--n", "4000"], "the acked JetStream publish of every hot path beside nats-py's js.publish"),
+    ("bench_mux.py", ["--n", "4000"], "the acked JetStream publish of every hot path beside nats-py's js.publish"),
     ("bench_load.py", ["--seconds", "6"],
      "1,000 heartbeating workers and 20,000 progress events/s on one backend, beside bare KV puts and pub/sub"),
     ("bench_takeover.py", ["--kills", "20"], "SIGKILL of a busy worker → its operation claimed elsewhere, beside the ack wait"),

@@ -77,7 +77,7 @@ class KtrdrClient:
         """One request; 'no responders' is asked again a few times over ~1 s (a backend may be starting)."""
         for delay in (0.1, 0.2, 0.3, 0.4):
             try:
-                return await self.bus.nc.request(subject, body, timeout=self.timeout)
+                return await self.bus.mux.request(subject, body, timeout=self.timeout)
             except NoRespondersError:
                 await asyncio.sleep(delay)
         raise NoBackend("no backend answered", hint=NO_BACKEND_HINT)

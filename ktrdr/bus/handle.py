@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError
 
 from ktrdr.bus.connection import connect
-from ktrdr.bus.jspub import JsPublisher
+from ktrdr.bus.mux import RequestMux
 from ktrdr.bus.retry import persist
 from ktrdr.bus.topology import ensure_topology
 from ktrdr.config import Settings
@@ -32,7 +32,7 @@ class Bus:
     names: Names
     settings: Settings
     ops: OperationStore
-    pub: JsPublisher  # acked publishes on the hot paths (orders, events, records)
+    mux: RequestMux  # API requests and acked publishes on the hot paths (orders, events, records)
 
     @classmethod
     async def attach(cls, nc: Client, settings: Settings, *, setup: bool = False) -> Bus:
@@ -48,9 +48,9 @@ class Bus:
         except BucketNotFoundError:
             raise BusError(f"nothing is set up for namespace {names.ns!r} on this server yet",
                            hint="`ktrdr up` starts the stack and sets it up") from None
-        pub = JsPublisher(nc)
-        return cls(nc=nc, js=js, names=names, settings=settings, pub=pub,
-                   ops=OperationStore(kv, pub, names.bucket("operations")))
+        mux = RequestMux(nc)
+        return cls(nc=nc, js=js, names=names, settings=settings, mux=mux,
+                   ops=OperationStore(kv, mux, names.bucket("operations")))
 
     @classmethod
     async def open(cls, settings: Settings, url: str | None = None, *, name: str = "ktrdr",

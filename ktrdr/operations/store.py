@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from ktrdr.bus.jspub import JsPublisher
+from ktrdr.bus.mux import RequestMux
 from ktrdr.bus.reading import watch_bucket
 from ktrdr.errors import KtrdrError
 from ktrdr.operations.record import OperationRecord
@@ -30,8 +30,8 @@ class Conflict(KtrdrError):
 class OperationStore:
     """Typed access to the operations bucket; writes go through the connection's lean publisher."""
 
-    def __init__(self, kv: KeyValue, pub: JsPublisher, bucket: str) -> None:
-        self.kv, self.pub = kv, pub
+    def __init__(self, kv: KeyValue, mux: RequestMux, bucket: str) -> None:
+        self.kv, self.mux = kv, mux
         self._prefix = f"$KV.{bucket}."
 
     def _subject(self, op_id: str) -> str:
@@ -60,7 +60,7 @@ class OperationStore:
     async def create(self, record: OperationRecord) -> int:
         """Store a new record; Conflict when the id exists."""
         try:
-            return await self.pub.update(self._subject(record.id), encode(record), last=0)
+            return await self.mux.update(self._subject(record.id), encode(record), last=0)
         except KeyWrongLastSequenceError:
             pass
         try:  # a deleted record leaves a tombstone, which nats-py's create knows to write over
@@ -71,7 +71,7 @@ class OperationStore:
     async def put_if(self, record: OperationRecord, revision: int) -> int:
         """Compare-and-set: write only if the stored revision is still `revision`."""
         try:
-            return await self.pub.update(self._subject(record.id), encode(record), last=revision)
+            return await self.mux.update(self._subject(record.id), encode(record), last=revision)
         except KeyWrongLastSequenceError:
             raise Conflict(f"operation {record.id} changed concurrently") from None
 

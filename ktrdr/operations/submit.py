@@ -67,7 +67,7 @@ def claim_hint(order: WorkOrder) -> tuple[OperationRecord, int] | None:
 
 async def publish_order(bus: Bus, record: OperationRecord, revision: int = 0) -> None:
     """Publish the order with Nats-Msg-Id `<id>-<dispatch>` so a repeat is dropped by the server."""
-    await bus.pub.publish(bus.names.work(record.type, record.pool), encode(work_order(record, revision)),
+    await bus.mux.publish(bus.names.work(record.type, record.pool), encode(work_order(record, revision)),
                           headers={"Nats-Msg-Id": f"{record.id}-{record.dispatch}"})
 
 

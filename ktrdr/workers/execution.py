@@ -100,7 +100,7 @@ class Execution:
         subject = self.env.bus.names.event(self.op_id, event_kind(event))
         if durable:  # the msg id makes a retried publish (after a lost ack) a no-op on the server
             msg_id = f"{self.op_id}.{self.attempt}.{self._seq}"
-            await persist(lambda: self.env.bus.pub.publish(subject, encode(event), headers={"Nats-Msg-Id": msg_id}),
+            await persist(lambda: self.env.bus.mux.publish(subject, encode(event), headers={"Nats-Msg-Id": msg_id}),
                           f"publish {subject}")
         else:
             await self.env.bus.nc.publish(subject, encode(event))

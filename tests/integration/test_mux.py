@@ -1,4 +1,4 @@
-"""JsPublisher against a real server: acks, duplicates, compare-and-set, and nats-py's errors for what goes wrong."""
+"""RequestMux against a real server: acks, duplicates, compare-and-set, and nats-py's errors for what goes wrong."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from ktrdr.operations.store import Conflict
 
 async def test_acks_carry_the_stream_sequence_and_flag_duplicates(bus: Bus) -> None:
     subject = bus.names.event("op_pub", "log")
-    first = await bus.pub.publish(subject, b"{}", {"Nats-Msg-Id": "pub-1"})
-    again = await bus.pub.publish(subject, b"{}", {"Nats-Msg-Id": "pub-1"})
-    other = await bus.pub.publish(subject, b"{}", {"Nats-Msg-Id": "pub-2"})
+    first = await bus.mux.publish(subject, b"{}", {"Nats-Msg-Id": "pub-1"})
+    again = await bus.mux.publish(subject, b"{}", {"Nats-Msg-Id": "pub-1"})
+    other = await bus.mux.publish(subject, b"{}", {"Nats-Msg-Id": "pub-2"})
     stored = await bus.js.get_msg(bus.names.events_stream, subject=subject)  # the last one on the subject
     assert first.stream == bus.names.events_stream and not first.duplicate
     assert again.duplicate and again.seq == first.seq
-    assert other.seq == stored.seq > first.seq and not bus.pub._pending
+    assert other.seq == stored.seq > first.seq and not bus.mux._pending
 
 
 async def test_a_stale_revision_is_refused_as_nats_py_refuses_it(bus: Bus) -> None:
@@ -35,7 +35,7 @@ async def test_a_stale_revision_is_refused_as_nats_py_refuses_it(bus: Bus) -> No
         await bus.ops.create(record)
     subject = f"$KV.{bus.names.bucket('operations')}.op_cas"
     with pytest.raises(KeyWrongLastSequenceError):
-        await bus.pub.update(subject, b"{}", last=revision)
+        await bus.mux.update(subject, b"{}", last=revision)
     assert (await bus.ops.get("op_cas"))[1] == newer
 
 
@@ -49,11 +49,11 @@ async def test_a_deleted_record_can_be_created_again(bus: Bus) -> None:
 
 async def test_no_stream_no_answer_and_a_foreign_answer_raise_nats_py_errors(bus: Bus) -> None:
     with pytest.raises(NoStreamResponseError):
-        await bus.pub.publish("nowhere.at.all", b"{}")
+        await bus.mux.publish("nowhere.at.all", b"{}")
 
     silent = await bus.nc.subscribe("silent.subject")  # hears the publish, never answers
     with pytest.raises(nats.errors.TimeoutError):
-        await bus.pub.publish("silent.subject", b"{}", timeout=0.2)
+        await bus.mux.publish("silent.subject", b"{}", timeout=0.2)
     await silent.unsubscribe()
 
     async def garbage(msg: Msg) -> None:
@@ -61,14 +61,26 @@ async def test_no_stream_no_answer_and_a_foreign_answer_raise_nats_py_errors(bus
 
     foreign = await bus.nc.subscribe("foreign.subject", cb=garbage)
     with pytest.raises(APIError, match="unreadable JetStream ack"):
-        await bus.pub.publish("foreign.subject", b"{}")
+        await bus.mux.publish("foreign.subject", b"{}")
     await foreign.unsubscribe()
-    assert not bus.pub._pending  # nothing waits on, or leaks, a token
+    assert not bus.mux._pending  # nothing waits on, or leaks, a token
 
 
 async def test_many_in_flight_each_get_their_own_ack(bus: Bus) -> None:
     subjects = [bus.names.event(f"op_many{i}", "log") for i in range(300)]
-    acks = await asyncio.gather(*(bus.pub.publish(s, b"{}") for s in subjects))
+    acks = await asyncio.gather(*(bus.mux.publish(s, b"{}") for s in subjects))
     for subject, ack in zip(subjects, acks):
         assert (await bus.js.get_msg(bus.names.events_stream, subject=subject)).seq == ack.seq
     assert len({a.seq for a in acks}) == 300
+
+
+async def test_requests_get_their_own_replies_and_silence_is_nats_py_s_error(bus: Bus) -> None:
+    async def upper(msg: Msg) -> None:
+        await msg.respond(msg.data.upper())
+
+    service = await bus.nc.subscribe("mux.upper", cb=upper)
+    replies = await asyncio.gather(*(bus.mux.request("mux.upper", f"m{i}".encode()) for i in range(50)))
+    assert [r.data for r in replies] == [f"M{i}".encode() for i in range(50)]
+    await service.unsubscribe()
+    with pytest.raises(nats.errors.NoRespondersError):
+        await bus.mux.request("mux.upper", b"anyone?")

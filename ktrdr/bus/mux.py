@@ -1,11 +1,11 @@
-"""Acked JetStream publishes multiplexed on one reply subscription: the publish on every hot path.
+"""Requests and acked JetStream publishes multiplexed on one reply subscription: the round trip of every hot path.
 
-nats-py's `js.publish` is a full request per call: a random token read from the OS, a response future inside
-`asyncio.wait_for` (one more loop turn and a timer), and a JSON ack parsed into a dataclass. Every operation
-makes five such publishes in sequence (record, order, claim, terminal event, terminal record), and the
-aggregator thousands per second. Here the token is a counter, the ack is decoded by msgspec, and a timer
+nats-py's `request` (and `js.publish`, built on it) spends per call a random token read from the OS and a
+response future inside `asyncio.wait_for` (one more loop turn and a timer), and `js.publish` parses its ack
+into a dataclass through `json`. Every operation makes an API request and five acked publishes in sequence
+(record, order, claim, terminal event, terminal record), and the aggregator thousands per second. Here the token is a counter, the ack is decoded by msgspec, and a timer
 handle replaces `wait_for`: half the client CPU per publish with many in flight, a quarter less one at a
-time (bench/bench_jspub.py). The errors are nats-py's own, so retries and compare-and-set handling are unchanged.
+time (bench/bench_mux.py). The errors are nats-py's own, so retries and compare-and-set handling are unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import APIError, KeyWrongLastSequenceError, NoStreamResponseError
 
-__all__ = ["JsPublisher", "PubAck"]
+__all__ = ["PubAck", "RequestMux"]
 NO_RESPONDERS = "503"
 WRONG_LAST_SEQUENCE = (10071, 10164)  # JetStream's error codes for a failed compare-and-set
 
@@ -42,8 +42,8 @@ class PubAck(msgspec.Struct):
 _decode_ack = msgspec.json.Decoder(PubAck).decode
 
 
-class JsPublisher:
-    """One connection's acked publishes: each waits for its own ack on `<inbox>.<n>`."""
+class RequestMux:
+    """One connection's requests: each waits for its own reply on `<inbox>.<n>`."""
 
     def __init__(self, nc: Client, timeout: float = 5.0) -> None:
         self.nc, self.timeout = nc, timeout
@@ -72,9 +72,9 @@ class JsPublisher:
         if fut is not None and not fut.done():
             fut.set_exception(nats.errors.TimeoutError())
 
-    async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
-                      timeout: float | None = None) -> PubAck:
-        """Store one message and return the server's ack; raises nats-py's errors (TimeoutError, APIError, …)."""
+    async def request(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
+                      timeout: float | None = None) -> Msg:
+        """The reply; nats-py's NoRespondersError when nobody listens, its TimeoutError when nobody answers."""
         if self._sub is None:
             await self._start()
         loop = asyncio.get_running_loop()
@@ -89,7 +89,17 @@ class JsPublisher:
         finally:
             timer.cancel()
             self._pending.pop(token, None)
-        return _checked(msg)
+        if not msg.data and msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
+            raise nats.errors.NoRespondersError
+        return msg
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
+                      timeout: float | None = None) -> PubAck:
+        """Store one message and return the server's ack; raises nats-py's errors (TimeoutError, APIError, …)."""
+        try:
+            return _checked(await self.request(subject, payload, headers, timeout))
+        except nats.errors.NoRespondersError:
+            raise NoStreamResponseError from None
 
     async def update(self, subject: str, payload: bytes, last: int) -> int:
         """A compare-and-set write (a KV update, or a create with `last=0`); the new revision."""
@@ -99,8 +109,6 @@ class JsPublisher:
 
 def _checked(msg: Msg) -> PubAck:
     """The ack in `msg`, or nats-py's exception for what the server said instead."""
-    if not msg.data and msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
-        raise NoStreamResponseError
     try:
         ack = _decode_ack(msg.data)
     except msgspec.DecodeError as exc:  # something other than JetStream answered on the subject

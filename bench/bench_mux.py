@@ -1,6 +1,6 @@
-"""The acked JetStream publish: nats-py's `js.publish` beside this project's JsPublisher, same server, same run.
+"""The acked JetStream publish: nats-py's `js.publish` beside this project's RequestMux, same server, same run.
 
-Run: .venv/bin/python bench/bench_jspub.py [--n 4000] [--concurrent 200]
+Run: .venv/bin/python bench/bench_mux.py [--n 4000] [--concurrent 200]
 Prints client CPU and wall time per publish, one at a time (each waiting for its ack, as a claim does) and
 `--concurrent` at once (as the aggregator writes), and the ratios.
 """
@@ -36,7 +36,7 @@ async def main(args: argparse.Namespace) -> None:
         body = b"x" * 400  # about a record's size
         systems: dict[str, Publish] = {
             "nats-py js.publish": lambda i: bus.js.publish(f"benchpub.{i % 200}", body),
-            "JsPublisher": lambda i: bus.pub.publish(f"benchpub.{i % 200}", body)}
+            "RequestMux": lambda i: bus.mux.publish(f"benchpub.{i % 200}", body)}
         for concurrent in (1, args.concurrent):
             best: dict[str, tuple[float, float]] = {}
             for _ in range(2):
@@ -48,7 +48,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"{concurrent:4d} in flight  {name:20s} client CPU {cpu:6.1f} µs  "
                       f"wall {wall:6.1f} µs per publish")
             (c0, w0), (c1, w1) = best.values()
-            print(f"{concurrent:4d} in flight  JsPublisher ÷ nats-py: CPU {c1 / c0:.2f}x, wall {w1 / w0:.2f}x")
+            print(f"{concurrent:4d} in flight  RequestMux ÷ nats-py: CPU {c1 / c0:.2f}x, wall {w1 / w0:.2f}x")
 
 
 if __name__ == "__main__":
