@@ -27,7 +27,7 @@ from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.cancel import CancelIntents
 from ktrdr.operations.kinds import api_endpoints
 from ktrdr.protocol.codec import decode, encode
-from ktrdr.bus.tasks import stop_tasks
+from ktrdr.bus.tasks import Concurrently, stop_tasks
 
 log = logging.getLogger("ktrdr.backend")
 VERSION = "0.1.0"
@@ -52,6 +52,7 @@ class Backend:
         self.stuck_after_s = stuck_after_s
         self._service: Any = None
         self._tasks: list[asyncio.Task] = []
+        self._requests = Concurrently(256)  # requests in flight at once
 
     async def start(self) -> None:
         """Bring every part up; the API answers last, once the views are loaded."""
@@ -83,7 +84,7 @@ class Backend:
         for (area, verb), req_type in api_endpoints().items():
             method = self.endpoints.method(area, verb)
             await group.add_endpoint(name=f"{area}-{verb}", subject=f"{area}.{verb}",
-                                     handler=self._handler(req_type, method))
+                                     handler=self._requests(self._handler(req_type, method)))
         return service
 
     def _handler(self, req_type: type, method: Callable[[Any], Awaitable[Any]]) -> Callable[[Request], Awaitable[None]]:
@@ -131,8 +132,9 @@ class Backend:
     async def stop(self) -> None:
         """Stop answering and folding; nothing is lost (durable consumers keep the rest)."""
         await stop_tasks(self._tasks)
-        parts = [self._service.stop() if self._service else None, self.dead.stop(), self.cancels.stop(), self.aggregator.stop(),
-                 self.index.stop(), self.registry.stop() if self.registry else None]
+        parts = [self._service.stop() if self._service else None, self._requests.drain(), self.dead.stop(),
+                 self.cancels.stop(), self.aggregator.stop(), self.index.stop(),
+                 self.registry.stop() if self.registry else None]
         for part in parts:
             if part is None:
                 continue
