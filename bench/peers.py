@@ -1,11 +1,13 @@
 """The same no-op workload through this project, Celery on Redis and taskiq-nats, side by side.
 
-Run: .venv/bin/python bench/peers.py [--workers 2] [--tasks 2000] [--rtt 200] [--rounds 3] [--write docs/benchmarks.md]
+Run: .venv/bin/python bench/peers.py [--workers 2] [--capacity 1 2] [--tasks 2000] [--rtt 200] [--rounds 3]
+[--write docs/benchmarks.md]
 (`make bench-peers`). Each system gets a fresh server and `--workers` worker processes: this project a backend
-and `ktrdr worker dummy` processes (submitted through the API, completion seen in the operations KV); Celery
-prefork with acks late, prefetch 1 and the Redis result backend; taskiq with the JetStream pull broker and the
-NATS result backend. The peers live in a bench-only virtual environment this script creates (.venv-peers);
-Redis is the distribution's `redis-server` (`apt-get install -y redis-server`), and Celery is skipped without it.
+and `ktrdr worker dummy --capacity N` processes, a row per capacity (submitted through the API, completion seen
+in the operations KV); Celery prefork with acks late, prefetch 1 and the Redis result backend; taskiq with the
+JetStream pull broker and the NATS result backend. The peers live in a bench-only virtual environment this script
+creates (.venv-peers); Redis is the distribution's `redis-server` (`apt-get install -y redis-server`), and Celery
+is skipped without it.
 """
 
 from __future__ import annotations
@@ -167,14 +169,15 @@ async def ktrdr_figures(client: KtrdrClient, done: Completions, args: argparse.N
             "p99_ms": pct(rtts, 99) * 1e3}
 
 
-async def ours(root: Path, args: argparse.Namespace) -> Figures:
-    """This project on a fresh nats-server: one backend, `--workers` `ktrdr worker dummy` processes."""
+async def ours(root: Path, args: argparse.Namespace, capacity: int) -> Figures:
+    """This project on a fresh nats-server: one backend, `--workers` `ktrdr worker dummy --capacity N` processes."""
     server, url = start_server(root / "ktrdr-js", root / "ktrdr-server.log")
     settings = Settings(nats_url=url, namespace="peers", home=str(root / "home"))
     bus = await Bus.open(settings, setup=True)
     env = ktrdr_env(settings, root / "home")
     children = [Child("backend", ["backend"], env, root / "backend.log")]
-    children += [Child(f"w{i}", ["worker", "dummy"], env, root / f"worker{i}.log") for i in range(args.workers)]
+    children += [Child(f"w{i}", ["worker", "dummy", "--capacity", str(capacity)], env, root / f"worker{i}.log")
+                 for i in range(args.workers)]
     done = Completions(bus)
     watch = asyncio.create_task(done.run())
     try:
@@ -188,21 +191,26 @@ async def ours(root: Path, args: argparse.Namespace) -> Figures:
 
 
 def table(results: dict[str, Figures], args: argparse.Namespace, load: str) -> str:
-    """The side-by-side markdown table; ratios are this project against each peer."""
-    me = results.get("ktrdr")
+    """The side-by-side markdown table: every row against each peer (above 1 favours the row for throughput,
+    below 1 for times)."""
+    peers = [name for name in ("celery", "taskiq") if name in results]
     lines = [f"{args.workers} worker processes each; {args.tasks} no-op tasks submitted at once, then {args.rtt} one "
              f"at a time; the median of {args.rounds} rounds, the systems taking turns in each. Load average "
-             f"during the run: {load}. ktrdr: a backend and `ktrdr worker dummy` "
-             "processes, submitted through the API, completion seen in the operations KV. Celery: prefork, acks "
+             f"during the run: {load}. ktrdr: a backend and `ktrdr worker dummy` processes (capacity 1 is the "
+             "default: one operation at a time per process, as a Celery prefork child; capacity 2 runs two on "
+             "threads), submitted through the API, completion seen in the operations KV. Celery: prefork, acks "
              "late, prefetch 1, Redis broker and result backend. taskiq: JetStream pull broker, NATS object-store "
-             "results (its client polls them; every 1 ms here). Ratios above 1 favour ktrdr for throughput, below "
-             "1 for times.", "",
-             "| system | tasks/s | round trip p50 | p99 | ktrdr throughput ÷ it | ktrdr p50 ÷ it | ktrdr p99 ÷ it |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "results (its client polls them; every 1 ms here).", "",
+             "| system | tasks/s | round trip p50 | p99 | "
+             + " | ".join(f"tasks/s ÷ {p}'s | p50 ÷ {p}'s | p99 ÷ {p}'s" for p in peers) + " |",
+             "|---|---:|---:|---:|" + "---:|" * (3 * len(peers))]
     for name, f in results.items():
-        ratios = (["—"] * 3 if me is None or name == "ktrdr" else
-                  [f"{me['throughput'] / f['throughput']:.2f}x", f"{me['p50_ms'] / f['p50_ms']:.2f}x",
-                   f"{me['p99_ms'] / f['p99_ms']:.2f}x"])
+        ratios = []
+        for peer in peers:
+            other = results[peer]
+            ratios += (["—"] * 3 if name == peer else
+                       [f"{f['throughput'] / other['throughput']:.2f}x", f"{f['p50_ms'] / other['p50_ms']:.2f}x",
+                        f"{f['p99_ms'] / other['p99_ms']:.2f}x"])
         lines.append(f"| {name} | {f['throughput']:.0f} | {f['p50_ms']:.2f} ms | {f['p99_ms']:.2f} ms | "
                      + " | ".join(ratios) + " |")
     return "\n".join(lines)
@@ -223,7 +231,8 @@ def one_round(root: Path, py: Path | None, args: argparse.Namespace) -> dict[str
     results: dict[str, Figures] = {}
     root.mkdir(parents=True, exist_ok=True)
     if "ktrdr" in args.only:
-        results["ktrdr"] = asyncio.run(ours(root, args))
+        for capacity in args.capacity:
+            results[f"ktrdr, capacity {capacity}"] = asyncio.run(ours(root / f"cap{capacity}", args, capacity))
     if "celery" in args.only and py and (fig := celery(py, root, args)) is not None:
         results["celery"] = fig
     if "taskiq" in args.only and py:
@@ -263,6 +272,8 @@ if __name__ == "__main__":
     ap.add_argument("--tasks", type=int, default=2000, help="tasks submitted at once for the throughput")
     ap.add_argument("--rtt", type=int, default=200, help="tasks sent one at a time for the round trip")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of every system in turn; the table shows medians")
+    ap.add_argument("--capacity", type=int, nargs="+", default=[1, 2],
+                    help="operations at once per ktrdr worker process; one ktrdr row per value")
     ap.add_argument("--only", nargs="+", default=["ktrdr", "celery", "taskiq"], choices=["ktrdr", "celery", "taskiq"])
     ap.add_argument("--write", help="also write the table into this markdown file (docs/benchmarks.md)")
     main(ap.parse_args())
