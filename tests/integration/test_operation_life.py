@@ -15,7 +15,7 @@ from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.record import new_record
 from ktrdr.operations.submit import cancel, submit
 from ktrdr.operations.transitions import IllegalTransition
-from ktrdr.protocol.codec import decode, encode
+from ktrdr.protocol.codec import decode, decode_event, encode
 from ktrdr.protocol.messages import OperationProgress, WorkerHeartbeat, WorkOrder
 from ktrdr.workers.context import OperationContext
 from ktrdr.workers.dummy import run_dummy
@@ -182,3 +182,24 @@ async def test_operation_ignoring_cancel_is_abandoned_after_grace(bus: Bus, work
     assert record.status == "cancelled"
     await asyncio.wait_for(workers.items[-1][1], 10)
     assert worker.restart_required
+
+
+async def test_started_is_the_first_event_even_when_the_operation_reports_at_once(bus: Bus,
+                                                                                  workers: WorkerPool) -> None:
+    def eager(ctx: OperationContext) -> dict:
+        ctx.progress.metric({"loss": 1.0})  # before the loop has had a turn after handing the operation over
+        ctx.progress.log("first words")
+        return {"ok": True}
+
+    op = await submit(bus, "dummy", "cpu", {})
+    await workers.start(eager)
+    await wait_record(bus, op.id, lambda r: r.terminal)
+    log = bus.names.events_stream
+    events, seq = [], 0
+    while len(events) < 4:  # started, metric, log, completed: the stream's order is the order sent
+        raw = await bus.js.get_msg(log, seq=seq + 1, subject=f"{bus.names.ns}.ops.{op.id}.*", next=True)
+        events.append(decode_event(raw.data))
+        seq = raw.seq
+    assert [type(e).__name__ for e in events] == ["OperationStarted", "OperationMetric", "OperationLog",
+                                                  "OperationCompleted"]
+    assert [e.seq for e in events] == [1, 2, 3, 4]
