@@ -45,10 +45,10 @@ async def main(args: argparse.Namespace) -> None:
                     cpu, wall = await per_publish(publish, args.n, concurrent)
                     best[name] = min(best.get(name, (cpu, wall)), (cpu, wall))
             for name, (cpu, wall) in best.items():
-                print(f"{concurrent:4d} in flight  {name:20s} client CPU {cpu:6.1f} µs  "
+                print(f"in flight {concurrent:3d}  {name:20s} client CPU {cpu:6.1f} µs  "
                       f"wall {wall:6.1f} µs per publish")
             (c0, w0), (c1, w1) = best.values()
-            print(f"{concurrent:4d} in flight  RequestMux ÷ nats-py: CPU {c1 / c0:.2f}x, wall {w1 / w0:.2f}x")
+            print(f"in flight {concurrent:3d}  RequestMux ÷ nats-py: CPU {c1 / c0:.2f}x, wall {w1 / w0:.2f}x")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ nats-py's `request` (and `js.publish`, built on it) spends per call a random tok
 response future inside `asyncio.wait_for` (one more loop turn and a timer), and `js.publish` parses its ack
 into a dataclass through `json`. Every operation makes an API request and five acked publishes in sequence
 (record, order, claim, terminal event, terminal record), and the aggregator thousands per second. Here the token is a counter, the ack is decoded by msgspec, and a timer
-handle replaces `wait_for`: half the client CPU per publish with many in flight, a quarter less one at a
+handle replaces `wait_for`: half the client CPU per publish with many in flight, a fifth less one at a
 time (bench/bench_mux.py). The errors are nats-py's own, so retries and compare-and-set handling are unchanged.
 """
 
