@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,8 @@ class ExecutionEnv:
     counters: dict[str, int]  # the worker's, counted here as operations end
     cancels: CancelRouter  # the worker's one cancel subscription
     checkpointer_for: Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
+    # acks an order and asks for the next one in the same message: a future of it, or None (only acked)
+    ack_next: Callable[[Msg], Awaitable[asyncio.Future[Msg | None] | None]]
 
 
 class Execution:
@@ -70,6 +72,7 @@ class Execution:
         self._done = asyncio.Event()
         self._keepalive_task: asyncio.Task | None = None
         self.progress: Progress | None = None  # the last published, for the terminal record
+        self.next_order: asyncio.Future[Msg | None] | None = None  # asked for by the ack, for this slot
 
     def listen(self) -> None:
         """Hear this operation's cancels before claiming, so that no cancel slips between."""
@@ -205,7 +208,7 @@ class Execution:
                                                             checkpointed=not self.abandoned),
                                     tr.finish(self.attempt, "cancelled", reason=reason, progress=self.progress),
                                     "cancelled"):
-                await self.msg.ack()
+                self.next_order = await self.env.ack_next(self.msg)
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
             if await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
@@ -218,7 +221,7 @@ class Execution:
                                     tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts,
                                               progress=self.progress),
                                     "acked"):
-                await self.msg.ack()
+                self.next_order = await self.env.ack_next(self.msg)
 
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> bool:
         """Durable terminal event and the record together; False when a newer attempt owns the order now.

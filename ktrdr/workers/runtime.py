@@ -25,6 +25,7 @@ from ktrdr.operations.store import OperationNotFound
 from ktrdr.operations.submit import claim_hint
 from ktrdr.protocol.codec import decode
 from ktrdr.protocol.messages import GpuInfo, WorkOrder
+from ktrdr.workers.chain import Chain
 from ktrdr.workers.context import Handler
 from ktrdr.workers.execution import Execution, ExecutionEnv
 from ktrdr.workers.heartbeat import Heartbeater, WorkerIdentity
@@ -57,9 +58,11 @@ class Worker:
         self._tasks: set[asyncio.Task] = set()
         self._stop_waiter: asyncio.Task | None = None
         self.router = CancelRouter(bus)
+        self.chain = Chain(bus.nc, capacity)
+        self._pull_s = 1.0  # how long a pull waits for an order (shorter in burst mode)
         self.env = ExecutionEnv(bus=bus, cancels=self.router, worker_id=self.worker_id, threads=self.threads,
                                 grace_s=grace_s, services=self.services, counters=self.counters,
-                                checkpointer_for=self.checkpointer_for)
+                                checkpointer_for=self.checkpointer_for, ack_next=self._ack_next)
         self.heartbeat = Heartbeater(bus, WorkerIdentity(self.worker_id, kind, pool, capacity), self.counters,
                                      self._state, gpu=gpu)
         self.heartbeat.notes = self._notes
@@ -100,11 +103,14 @@ class Worker:
         await self._bind_checkpoints()
         await self.cancels.start()
         await self.router.start()
+        await self.chain.start()
+        self._pull_s = 0.25 if burst else 1.0
         self.heartbeat.start()
         try:
             await self._serve(psub, burst)
         finally:
             await self._drain()
+            await self.chain.close()
             if self._stop_waiter is not None:
                 self._stop_waiter.cancel()
             self.threads.shutdown(wait=False, cancel_futures=True)
@@ -132,7 +138,7 @@ class Worker:
                 free += 1
             # the first message starts as soon as it arrives: a pull for several would hold it until the batch
             # fills or the pull expires; the other free slots then take only what is already queued
-            got, waiting = await self._take(psub, 1, 0.25 if burst else 1.0)
+            got, waiting = await self._take(psub, 1, self._pull_s)
             if got and free > 1 and waiting:  # the first message tells how many more were queued behind it
                 got += (await self._take(psub, min(free - 1, waiting), GRAB_S))[0]
             for _ in range(free - got):
@@ -145,7 +151,7 @@ class Worker:
         msgs = [] if self._stopping.is_set() else await self._fetch(psub, batch, timeout)
         for msg in msgs:
             self.counters["fetched"] += 1
-            task = asyncio.create_task(self._handle(msg))
+            task = asyncio.create_task(self._slot(msg))
             self._tasks.add(task)
             task.add_done_callback(self._done)
         return len(msgs), waiting_after(msgs[-1]) if msgs else 0
@@ -178,8 +184,28 @@ class Worker:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("operation task crashed: %r", exc)
 
-    async def _handle(self, msg: Msg) -> None:
-        """Decode, claim (fencing stale and duplicate deliveries), run."""
+    async def _slot(self, msg: Msg) -> None:
+        """Run `msg`, then every order that its ack asked for, in the slot it took."""
+        while True:
+            next_order = await self._handle(msg)
+            order = await next_order if next_order is not None else None
+            if order is None:
+                return
+            if self._stopping.is_set():  # asked for before the stop: another worker takes it
+                await order.nak()
+                return
+            self.counters["fetched"] += 1
+            msg = order
+
+    async def _ack_next(self, msg: Msg) -> asyncio.Future[Msg | None] | None:
+        """Ack, asking for the next order in the same message unless the worker is stopping."""
+        if self._stopping.is_set():
+            await msg.ack()
+            return None
+        return await self.chain.ack_next(msg, self._pull_s)
+
+    async def _handle(self, msg: Msg) -> asyncio.Future[Msg | None] | None:
+        """Decode, claim (fencing stale and duplicate deliveries), run; the next order its ack asked for, if any."""
         try:
             order = decode(msg.data, WorkOrder, subject=msg.subject)
         except ProtocolError as exc:
@@ -206,9 +232,9 @@ class Worker:
             if not await self._stale_copy(order, msg):
                 await msg.ack()  # cancelled, finished or rerouted: drop this order
             return
-        await self._execute(execution, record, revision)
+        return await self._execute(execution, record, revision)
 
-    async def _execute(self, execution: Execution, record: Any, revision: int) -> None:
+    async def _execute(self, execution: Execution, record: Any, revision: int) -> asyncio.Future[Msg | None] | None:
         execution.bind(record, revision)
         self.running[record.id] = execution
         try:
@@ -218,6 +244,7 @@ class Worker:
             if execution.abandoned:
                 self.restart_required = True
                 self._stopping.set()
+        return execution.next_order
 
     async def _stale_copy(self, order: WorkOrder, msg: Msg) -> bool:
         """True when a later delivery of this very message runs it: acking ours would remove theirs."""
@@ -238,6 +265,7 @@ class Worker:
     def stop(self) -> None:
         """Graceful stop: no more fetching; running operations checkpoint and are requeued."""
         self._stopping.set()
+        self.chain.give_up()
         for execution in list(self.running.values()):
             execution.request_shutdown()
 

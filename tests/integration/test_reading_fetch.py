@@ -9,14 +9,15 @@ from ktrdr.bus.handle import Bus
 from ktrdr.bus.reading import fetch_ready
 
 
-async def pulls_while(bus: Bus, consumer: str, action: Any) -> tuple[Any, int]:
-    """What `action()` returns, and how many pull requests reached the aggregator's consumer meanwhile."""
+async def pulls_while(bus: Bus, consumer: str, action: Any, stream: str | None = None) -> tuple[Any, int]:
+    """What `action()` returns, and how many pull requests reached `consumer` (on the events stream) meanwhile."""
     seen: list[bytes] = []
 
     async def count(msg: Any) -> None:
         seen.append(msg.data)
 
-    spy = await bus.nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.{bus.names.events_stream}.{consumer}", cb=count)
+    stream = stream or bus.names.events_stream
+    spy = await bus.nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}", cb=count)
     await flush(bus.nc)
     try:
         result = await action()

@@ -1,0 +1,96 @@
+"""An ack that asks for the next order: a busy worker's slot goes from one operation to the next in one message.
+
+A worker acks an order, then pulls the next one: two messages, and a round trip during which the slot sits idle.
+JetStream's `+NXT` ack does both at once, atomically, so the consumer never counts the worker for more orders
+than it has slots. JetStream delivers an order under its own subject, so each slot's pull has a reply
+subscription of its own, made at start and reused by the slot's next pull once one is answered. An order that arrives when nothing waits
+on its subscription (its pull given up, or the worker stopping) is nak'd at once, for another worker to take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+log = logging.getLogger("ktrdr.workers.chain")
+GRACE_S = 0.5  # how long past its expiry a pull is waited for before it counts as lost (a reconnect drops it)
+
+
+class Chain:
+    """The `+NXT` pulls of one worker, each waiting for at most one order."""
+
+    def __init__(self, nc: Client, size: int) -> None:
+        self.nc, self.size = nc, size
+        self._waiting: dict[str, tuple[asyncio.Future[Msg | None], asyncio.TimerHandle]] = {}
+        self._free: list[str] = []  # reply subjects no pull waits on
+        self._subs: list[Any] = []
+        self.closed = False
+
+    async def start(self) -> None:
+        """One reply subscription per slot."""
+        for _ in range(self.size):
+            self._free.append(await self._subscribe())
+
+    def give_up(self) -> None:
+        """Answer every waiting pull with None (orders they bring later are nak'd) and start no more."""
+        self.closed = True
+        for inbox in list(self._waiting):
+            self._resolve(inbox, None)
+
+    async def close(self) -> None:
+        """Give up and unsubscribe."""
+        self.give_up()
+        for sub in self._subs:
+            if not self.nc.is_closed:
+                await sub.unsubscribe()
+        self._subs.clear()
+
+    async def ack_next(self, msg: Msg, expires_s: float) -> asyncio.Future[Msg | None] | None:
+        """Ack `msg` and ask for the next order: a future of it (None when none came within `expires_s`).
+
+        Returns None, having only acked, once the chain is closed.
+        """
+        if self.closed or not self._free:
+            await msg.ack()
+            return None
+        inbox = self._free.pop()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Msg | None] = loop.create_future()
+        self._waiting[inbox] = fut, loop.call_later(expires_s + GRACE_S, self._resolve, inbox, None)
+        request = json.dumps({"batch": 1, "expires": int(expires_s * 1e9)})
+        try:
+            await self.nc.publish(msg.reply, f"+NXT {request}".encode(), reply=inbox)
+        except Exception:
+            self._resolve(inbox, None)
+            raise
+        return fut
+
+    async def _subscribe(self) -> str:
+        inbox = self.nc.new_inbox()
+
+        async def on_msg(msg: Msg) -> None:
+            is_order = bool(msg.reply)  # JetStream's statuses (408 expired, 409 …) carry no ack subject
+            if not self._resolve(inbox, msg if is_order else None) and is_order:
+                log.debug("an order came after its pull was given up: nak, for another worker")
+                await msg.nak()
+
+        self._subs.append(await self.nc.subscribe(inbox, cb=on_msg))
+        return inbox
+
+    def _resolve(self, inbox: str, msg: Msg | None) -> bool:
+        """Hand `msg` to the pull waiting on `inbox`; False when none waits there."""
+        waiting = self._waiting.pop(inbox, None)
+        if waiting is None:
+            return False
+        fut, timer = waiting
+        timer.cancel()
+        if not fut.done():
+            fut.set_result(msg)
+        if not self.closed:
+            self._free.append(inbox)
+        return True
