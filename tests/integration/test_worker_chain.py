@@ -4,6 +4,7 @@ order whose pull was given up goes straight back to the queue, and a pull with n
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from nats.aio.msg import Msg
 
@@ -27,17 +28,23 @@ async def test_orders_queued_behind_a_busy_worker_cost_no_pull_of_their_own(bus:
     assert pulls <= 3, f"{pulls} pull requests for 20 orders: the acks should have asked for the next ones"
 
 
-async def _one_order(bus: Bus, psub: object, n: int) -> Msg:
+async def _one_order(bus: Bus, psub: Any, n: int) -> Msg:
     await bus.js.publish(bus.names.work("dummy", "cpu"), str(n).encode())
-    return (await psub.fetch(1, timeout=5))[0]  # type: ignore[attr-defined]
+    return (await psub.fetch(1, timeout=5))[0]
 
 
-async def test_an_order_for_a_pull_given_up_goes_straight_back(bus: Bus) -> None:
+async def _started(bus: Bus) -> tuple[Any, Chain, Msg]:
+    """The work consumer bound, a one-slot chain, and one order fetched the ordinary way."""
     n = bus.names
     psub = await bus.js.pull_subscribe_bind(durable=n.work_consumer("dummy", "cpu"), stream=n.work_stream)
     chain = Chain(bus.nc, 1)
     await chain.start()
-    first = await _one_order(bus, psub, 1)
+    return psub, chain, await _one_order(bus, psub, 1)
+
+
+async def test_an_order_for_a_pull_given_up_goes_straight_back(bus: Bus) -> None:
+    n = bus.names
+    psub, chain, first = await _started(bus)
     waiting = await chain.ack_next(first, expires_s=30.0)
     chain.give_up()
     assert waiting is not None and await waiting is None
@@ -49,10 +56,7 @@ async def test_an_order_for_a_pull_given_up_goes_straight_back(bus: Bus) -> None
 
 async def test_a_pull_with_nothing_to_deliver_ends_with_none(bus: Bus) -> None:
     n = bus.names
-    psub = await bus.js.pull_subscribe_bind(durable=n.work_consumer("dummy", "cpu"), stream=n.work_stream)
-    chain = Chain(bus.nc, 1)
-    await chain.start()
-    first = await _one_order(bus, psub, 1)
+    psub, chain, first = await _started(bus)
     waiting = await chain.ack_next(first, expires_s=0.2)
     assert waiting is not None and await asyncio.wait_for(waiting, 5) is None
     second = await _one_order(bus, psub, 2)  # the slot's subscription serves the next pull
