@@ -83,3 +83,22 @@ def spawn_ktrdr(settings: Settings, home: Path, *args: str, python: tuple[str, .
                 KTRDR_EVENTS_MAX_AGE_DAYS=str(settings.events_max_age_days), **(env or {}))
     return subprocess.Popen([sys.executable, *python, *args], env=full, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+
+
+async def pulls_while(bus: Bus, stream: str, consumer: str, action: Callable[[], Awaitable[T]]) -> tuple[T, int]:
+    """What `action()` returns, and how many pull requests reached `consumer` of `stream` meanwhile."""
+    from ktrdr.bus.connection import flush
+
+    seen: list[bytes] = []
+
+    async def count(msg: Any) -> None:
+        seen.append(msg.data)
+
+    spy = await bus.nc.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}", cb=count)
+    await flush(bus.nc)
+    try:
+        result = await action()
+        await flush(bus.nc)
+    finally:
+        await spy.unsubscribe()
+    return result, len(seen)

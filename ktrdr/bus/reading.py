@@ -1,4 +1,4 @@
-"""The shared read loops: page through one subject of a stream, watch a KV bucket as typed values, pull a batch."""
+"""The shared read loops: page through one subject of a stream, watch a KV bucket as typed values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 import msgspec
 from nats.js import JetStreamContext
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
@@ -73,23 +72,6 @@ async def watch_bucket(kv: KeyValue, type_: type[T], key: str = ">", *,
             await watcher.stop()
         except Exception:  # the connection may be gone already
             pass
-
-
-async def fetch_ready(psub: Any, batch: int, timeout: float, grab_s: float = 0.005) -> list[Msg]:
-    """Wait up to `timeout` for one message, then take up to `batch` - 1 more that are already there.
-
-    A pull for many at once returns only when the batch fills or the pull expires, so a trickle of messages
-    would each wait for the expiry; the second pull here is answered at once from what is queued, and is not
-    sent at all when the first message says nothing else was queued. Raises the fetch timeout when nothing came.
-    """
-    first = await psub.fetch(1, timeout=timeout)
-    more = min(batch - 1, waiting_after(first[-1]))
-    if more <= 0:  # nothing else was queued: a second pull would only fetch the server's "no messages"
-        return first
-    try:
-        return first + await psub.fetch(more, timeout=grab_s)
-    except (NatsTimeoutError, TimeoutError):
-        return first
 
 
 def waiting_after(msg: Msg) -> int:

@@ -7,14 +7,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ktrdr.bus.handle import Bus
-from ktrdr.bus.reading import fetch_ready
+from ktrdr.bus.pull import BatchPuller
 from ktrdr.bus.tasks import stop_tasks
 from ktrdr.errors import ProtocolError
 from ktrdr.operations import transitions as tr
@@ -99,30 +98,30 @@ class Aggregator:
         # our last write per running operation: usually still current (a stale one costs the read after all)
         self._written: dict[str, tuple[OperationRecord, int]] = {}
         self._tasks: list[asyncio.Task] = []
-        self._subs: list[Any] = []
+        self._pullers: list[BatchPuller] = []
 
     async def start(self) -> None:
         """Bind both consumers and start folding."""
         n = self.bus.names
         for stream, durable, linger in ((n.events_stream, n.aggregator_consumer, EVENTS_LINGER_S),
                                         (n.progress_stream, n.progress_consumer, 0.0)):
-            psub = await self.bus.js.pull_subscribe_bind(durable=durable, stream=stream)
-            self._subs.append(psub)
-            self._tasks.append(asyncio.create_task(self._loop(psub, linger), name=f"aggregator-{durable}"))
+            puller = BatchPuller(self.bus.nc, stream, durable)
+            await puller.start()
+            self._pullers.append(puller)
+            self._tasks.append(asyncio.create_task(self._loop(puller, linger), name=f"aggregator-{durable}"))
 
     async def stop(self) -> None:
         """Stop folding (unacked messages wait for the next aggregator)."""
         await stop_tasks(self._tasks)
         self._tasks.clear()
-        for psub in self._subs:
-            if not self.bus.nc.is_closed:
-                await psub.unsubscribe()
-        self._subs.clear()
+        for puller in self._pullers:
+            await puller.stop()
+        self._pullers.clear()
 
-    async def _loop(self, psub: Any, linger_s: float) -> None:
+    async def _loop(self, puller: BatchPuller, linger_s: float) -> None:
         while True:
             try:
-                msgs = await fetch_ready(psub, self.batch, timeout=1.0)
+                msgs = await puller.fetch_ready(self.batch, timeout=1.0)
             except (NatsTimeoutError, asyncio.TimeoutError):
                 continue
             except Exception as exc:  # reconnecting; try again (a closed connection ends the loop)

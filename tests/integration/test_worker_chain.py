@@ -13,7 +13,7 @@ from ktrdr.operations.submit import submit
 from ktrdr.workers.chain import Chain
 from tests.helpers import wait_all_terminal
 from tests.integration.conftest import WorkerPool
-from tests.integration.test_reading_fetch import pulls_while
+from tests.helpers import pulls_while
 
 
 async def test_orders_queued_behind_a_busy_worker_cost_no_pull_of_their_own(bus: Bus, workers: WorkerPool) -> None:
@@ -24,7 +24,7 @@ async def test_orders_queued_behind_a_busy_worker_cost_no_pull_of_their_own(bus:
         await workers.start(capacity=1)
         await wait_all_terminal(bus, [o.id for o in ops])
 
-    _, pulls = await pulls_while(bus, consumer, run_all, stream=bus.names.work_stream)
+    _, pulls = await pulls_while(bus, bus.names.work_stream, consumer, run_all)
     assert pulls <= 3, f"{pulls} pull requests for 20 orders: the acks should have asked for the next ones"
 
 
