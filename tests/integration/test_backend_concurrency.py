@@ -12,6 +12,7 @@ from ktrdr.backend.endpoints import Endpoints
 from ktrdr.bus.handle import Bus
 from ktrdr.bus.tasks import Concurrently
 from ktrdr.client import KtrdrClient
+from tests.helpers import eventually
 from tests.integration.conftest import BackendPool
 
 
@@ -54,14 +55,10 @@ async def test_at_most_limit_handlers_run_and_the_rest_wait_their_turn(bus: Bus)
     sub = await bus.nc.subscribe("conc.test", cb=concurrently(handler))
     for i in range(10):
         await bus.nc.publish("conc.test", str(i).encode())
-    async with asyncio.timeout(10):
-        while running < 3:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: running == 3, what="three handlers running")
     assert most == 3 and not done
     gate.set()
-    async with asyncio.timeout(10):
-        while len(done) < 10:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: len(done) == 10, what="every message handled")
     await concurrently.drain()
     await sub.unsubscribe()
     assert most == 3 and sorted(done) == sorted(str(i).encode() for i in range(10))
