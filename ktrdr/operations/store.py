@@ -28,7 +28,7 @@ class Conflict(KtrdrError):
 
 
 class OperationStore:
-    """Typed access to the operations bucket; writes go through the connection's lean publisher."""
+    """Typed access to the operations bucket; writes go through the connection's RequestMux."""
 
     def __init__(self, kv: KeyValue, mux: RequestMux, bucket: str) -> None:
         self.kv, self.mux = kv, mux
