@@ -18,8 +18,6 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from ktrdr.bus.reading import waiting_after
-
 log = logging.getLogger("ktrdr.bus.pull")
 GRACE_S = 0.5  # past its expiry, a pull nobody answered counts as lost (a reconnect drops it)
 ENDINGS = ("", "404", "408")  # a full batch, nothing queued, expired: the ordinary ends of a pull
@@ -27,6 +25,14 @@ ENDINGS = ("", "404", "408")  # a full batch, nothing queued, expired: the ordin
 
 class PullError(Exception):
     """JetStream ended a pull with an error status."""
+
+
+def waiting_after(msg: Msg) -> int:
+    """How many messages the consumer still held when it delivered `msg` (a large number if it cannot tell)."""
+    try:
+        return msg.metadata.num_pending or 0
+    except Exception:  # not a JetStream delivery: assume more may be waiting
+        return 1 << 30
 
 
 class _Pull:

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
@@ -72,11 +71,3 @@ async def watch_bucket(kv: KeyValue, type_: type[T], key: str = ">", *,
             await watcher.stop()
         except Exception:  # the connection may be gone already
             pass
-
-
-def waiting_after(msg: Msg) -> int:
-    """How many messages the consumer still held when it delivered `msg` (a large number if it cannot tell)."""
-    try:
-        return msg.metadata.num_pending or 0
-    except Exception:  # not a JetStream delivery: assume more may be waiting
-        return 1 << 30

@@ -16,7 +16,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NotFoundError
 
 from ktrdr.bus.handle import Bus
-from ktrdr.bus.reading import waiting_after
+from ktrdr.bus.pull import BatchPuller
 from ktrdr.context import Checkpointer, MemoryCheckpointer
 from ktrdr.errors import BusError, ProtocolError
 from ktrdr.operations import transitions as tr
@@ -32,7 +32,6 @@ from ktrdr.workers.heartbeat import Heartbeater, WorkerIdentity
 from ktrdr.workers.takeover import settle_from_log
 
 log = logging.getLogger("ktrdr.workers")
-GRAB_S = 0.01  # how long the extra free slots wait for work already queued (the server answers a no-wait pull at once)
 CheckpointFactory = Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
 
 
@@ -99,7 +98,7 @@ class Worker:
 
     async def run(self, *, burst: bool = False) -> None:
         """Heartbeat and serve until stop() — or, in burst mode, until the queue is empty."""
-        psub = await self._bind()
+        puller = await self._bind()
         await self._bind_checkpoints()
         await self.cancels.start()
         await self.router.start()
@@ -107,7 +106,7 @@ class Worker:
         self._pull_s = 0.25 if burst else 1.0
         self.heartbeat.start()
         try:
-            await self._serve(psub, burst)
+            await self._serve(puller, burst)
         finally:
             await self._drain()
             await self.chain.close()
@@ -117,18 +116,21 @@ class Worker:
             await self.heartbeat.stop()
             await self.cancels.stop()
             await self.router.stop()
-            await psub.unsubscribe()
+            await puller.stop()  # an order that came after the last fetch went goes back to the queue now
 
-    async def _bind(self) -> Any:
+    async def _bind(self) -> BatchPuller:
         names = self.bus.names
+        consumer = names.work_consumer(self.op_type, self.pool)
         try:
-            return await self.bus.js.pull_subscribe_bind(
-                durable=names.work_consumer(self.op_type, self.pool), stream=names.work_stream)
+            await self.bus.js.consumer_info(names.work_stream, consumer)
         except NotFoundError:
             raise BusError(f"no work consumer for {self.op_type}/{self.pool} in namespace {names.ns}",
                            hint="run `ktrdr nats up` or start a backend to create the topology") from None
+        puller = BatchPuller(self.bus.nc, names.work_stream, consumer)
+        await puller.start()
+        return puller
 
-    async def _serve(self, psub: Any, burst: bool) -> None:
+    async def _serve(self, puller: BatchPuller, burst: bool) -> None:
         """Fetch exactly one message per free slot, and only when a slot is free (free slots share one pull)."""
         while not self._stopping.is_set():
             await self._slots.acquire()
@@ -136,28 +138,27 @@ class Worker:
             while not self._slots.locked():  # claim every other free slot too, without waiting
                 await self._slots.acquire()
                 free += 1
-            # the first message starts as soon as it arrives: a pull for several would hold it until the batch
-            # fills or the pull expires; the other free slots then take only what is already queued
-            got, waiting = await self._take(psub, 1, self._pull_s)
-            if got and free > 1 and waiting:  # the first message tells how many more were queued behind it
-                got += (await self._take(psub, min(free - 1, waiting), GRAB_S))[0]
+            # the first message starts as soon as it arrives; the other free slots take only what is queued
+            got = self._start_all(await self._fetch(puller, free))
             for _ in range(free - got):
                 self._slots.release()
             if not got and burst and not self.running and await self._queue_empty():
                 break
 
-    async def _take(self, psub: Any, batch: int, timeout: float) -> tuple[int, int]:
-        """Fetch up to `batch` messages and start each; (how many were started, how many were still queued)."""
-        msgs = [] if self._stopping.is_set() else await self._fetch(psub, batch, timeout)
+    def _start_all(self, msgs: list[Msg]) -> int:
+        """Start each fetched message in its slot; how many."""
         for msg in msgs:
             self.counters["fetched"] += 1
             task = asyncio.create_task(self._slot(msg))
             self._tasks.add(task)
             task.add_done_callback(self._done)
-        return len(msgs), waiting_after(msgs[-1]) if msgs else 0
+        return len(msgs)
 
-    async def _fetch(self, psub: Any, batch: int, timeout: float) -> list[Msg]:
-        fetch = asyncio.create_task(psub.fetch(batch, timeout=timeout))
+    async def _fetch(self, puller: BatchPuller, batch: int) -> list[Msg]:
+        """Up to `batch` orders (one waited for, the rest already queued); none once stopping."""
+        if self._stopping.is_set():
+            return []
+        fetch = asyncio.create_task(puller.fetch_ready(batch, self._pull_s))
         if self._stop_waiter is None:
             self._stop_waiter = asyncio.create_task(self._stopping.wait())
         done, _ = await asyncio.wait({fetch, self._stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
