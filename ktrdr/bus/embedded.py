@@ -74,7 +74,7 @@ def wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> str:
     raise BusError(f"nats-server did not report ready within {timeout:.0f}s", hint=f"see {log}")
 
 
-def server_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+def server_env() -> dict[str, str]:
     """The server's environment: GOMAXPROCS a quarter of this machine's cores (at least 1) unless already set.
 
     The embedded server shares its machine with the backend and the workers. Between messages Go's scheduler
@@ -82,7 +82,7 @@ def server_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     0.65 ms in bench/peers.py's workload) with no gain in latency: CPU the workers need. One core serves far
     more messages than a research stack sends. A GOMAXPROCS in the environment wins.
     """
-    env = dict(os.environ if environ is None else environ)
+    env = dict(os.environ)
     if not env.get("GOMAXPROCS"):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         env["GOMAXPROCS"] = str(max(1, cores // 4))
