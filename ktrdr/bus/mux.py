@@ -51,11 +51,10 @@ class RequestMux:
         self._prefix = ""
         self._next = 0
         self._sub: Any = None
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()
 
     async def _start(self) -> None:
         """Subscribe the reply inbox (once; nats-py re-subscribes it after a reconnect)."""
-        self._starting = self._starting or asyncio.Lock()
         async with self._starting:
             if self._sub is None:
                 prefix = f"{self.nc.new_inbox()}."
