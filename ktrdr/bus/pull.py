@@ -21,6 +21,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 log = logging.getLogger("ktrdr.bus.pull")
 GRACE_S = 0.5  # past its expiry, a pull nobody answered counts as lost (a reconnect drops it)
 ENDINGS = ("", "404", "408")  # a full batch, nothing queued, expired: the ordinary ends of a pull
+UNPINNED = "423"  # the pull presented a pin the server no longer honours
+PIN_HEADER = "Nats-Pin-Id"
 
 
 class PullError(Exception):
@@ -50,11 +52,19 @@ class _Pull:
 
 
 class BatchPuller:
-    """Pulls on `consumer` of `stream`, one at a time."""
+    """Pulls on `consumer` of `stream`, one at a time; in a priority `group`, as its pinned client or a standby.
 
-    def __init__(self, nc: Client, stream: str, consumer: str) -> None:
-        self.nc = nc
+    A consumer with the `pinned_client` policy delivers to one client of the group: its first delivery carries
+    the pin, which every later pull presents. The other clients' pulls wait until the pinned one stops pulling
+    for the consumer's priority timeout, or gives the pin up at stop. A pull with a pin the server no longer
+    honours ends with 423; the next one goes without it and waits its turn.
+    """
+
+    def __init__(self, nc: Client, stream: str, consumer: str, *, group: str = "") -> None:
+        self.nc, self.group = nc, group
+        self.pin = ""  # the id the server pinned us with, while it does
         self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._unpin_subject = f"$JS.API.CONSUMER.UNPIN.{stream}.{consumer}"
         self._inbox = ""
         self._sub: Any = None
         self._current: _Pull | None = None
@@ -74,7 +84,18 @@ class BatchPuller:
             for msg in early:
                 await msg.nak()
             await self._sub.unsubscribe()
+            await self._unpin()
         self._sub = None
+
+    async def _unpin(self) -> None:
+        """Give the pin up, so that a standby takes over now rather than after the priority timeout."""
+        if not self.pin:
+            return
+        pin, self.pin = self.pin, ""
+        try:
+            await self.nc.request(self._unpin_subject, json.dumps({"group": self.group}).encode(), timeout=2.0)
+        except Exception as exc:  # the pin then lapses after the consumer's priority timeout
+            log.info("could not give up pin %s on %s: %s", pin, self._subject, exc)
 
     async def fetch_ready(self, batch: int, timeout: float) -> list[Msg]:
         """Wait up to `timeout` for one message, then take up to `batch` - 1 more of those already queued.
@@ -98,6 +119,10 @@ class BatchPuller:
             request["no_wait"] = True
         if expires_s:
             request["expires"] = int(expires_s * 1e9)
+        if self.group:
+            request["group"] = self.group
+            if self.pin:
+                request["id"] = self.pin
         pull = self._current = _Pull(want, asyncio.get_running_loop())
         try:
             await self.nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
@@ -113,10 +138,16 @@ class BatchPuller:
 
     async def _on_msg(self, msg: Msg) -> None:
         pull = self._current
+        headers = msg.headers or {}
         if not msg.reply:  # a status (404, 408, 409 …) ends the pull it answers
+            status = headers.get("Status", "?")
+            if status == UNPINNED:  # another client holds the pin now: wait as a standby from the next pull
+                self.pin, status = "", ""
             if pull is not None:
-                pull.end((msg.headers or {}).get("Status", "?"))
+                pull.end(status)
             return
+        if PIN_HEADER in headers:
+            self.pin = headers[PIN_HEADER]
         if pull is None:  # for a pull given up as lost: the next fetch takes it
             self._early.append(msg)
             return

@@ -86,7 +86,7 @@ def fold(events: list[OperationEvent]) -> tr.Mutation:
 
 
 class Aggregator:
-    """Durable consumers on the events and progress streams, shared by every backend."""
+    """Durable consumers on the events and progress streams; every backend runs one, the server feeds one at a time."""
 
     def __init__(self, bus: Bus, batch: int = 500,
                  known: Callable[[str], OperationRecord | None] | None = None) -> None:
@@ -105,7 +105,7 @@ class Aggregator:
         n = self.bus.names
         for stream, durable, linger in ((n.events_stream, n.aggregator_consumer, EVENTS_LINGER_S),
                                         (n.progress_stream, n.progress_consumer, 0.0)):
-            puller = BatchPuller(self.bus.nc, stream, durable)
+            puller = BatchPuller(self.bus.nc, stream, durable, group=n.fold_group)
             await puller.start()
             self._pullers.append(puller)
             self._tasks.append(asyncio.create_task(self._loop(puller, linger), name=f"aggregator-{durable}"))

@@ -134,6 +134,7 @@ class Names:
 
     aggregator_consumer = "aggregator"
     progress_consumer = "aggregator_progress"
+    fold_group = "aggregator"  # the priority group of both: the server pins them to one backend at a time
 
     def bucket(self, name: str) -> str:
         """KV or object-store bucket name (`operations`, `workers`, `data`, `models`, `checkpoints`, `results`)."""

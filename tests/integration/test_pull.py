@@ -14,7 +14,8 @@ from tests.helpers import eventually, pulls_while
 
 
 async def _puller(bus: Bus, consumer: str | None = None) -> BatchPuller:
-    puller = BatchPuller(bus.nc, bus.names.events_stream, consumer or bus.names.aggregator_consumer)
+    puller = BatchPuller(bus.nc, bus.names.events_stream, consumer or bus.names.aggregator_consumer,
+                         group=bus.names.fold_group)
     await puller.start()
     return puller
 
