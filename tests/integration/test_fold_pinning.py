@@ -12,7 +12,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from ktrdr.bus.handle import Bus
-from ktrdr.bus.pull import BatchPuller
+from ktrdr.bus.pull import BatchPuller, PullError
 from ktrdr.bus.topology import FOLD_PIN_S, ensure_topology
 from ktrdr.config import Settings
 from ktrdr.operations import transitions as tr
@@ -77,6 +77,15 @@ async def test_a_pin_the_server_dropped_ends_the_pull_and_the_next_pull_waits_it
     assert puller.pin == ""
     got = await puller.fetch_ready(10, timeout=5.0)  # without a pin it is pinned afresh
     assert [m.subject for m in got][-1] == n.event("op_b", "progress") and puller.pin not in ("", old_pin)
+    await puller.stop()
+
+
+async def test_a_pull_that_names_no_group_is_refused(bus: Bus) -> None:
+    n = bus.names
+    puller = BatchPuller(bus.nc, n.progress_stream, n.progress_consumer)
+    await puller.start()
+    with pytest.raises(PullError, match="400"):
+        await puller.fetch_ready(10, timeout=1.0)
     await puller.stop()
 
 
