@@ -1,8 +1,9 @@
 """Load on one backend process: 1,000 simulated workers heartbeating at 1 Hz, and 20,000 progress events/s into
 the aggregator, each beside the bare nats-py mechanism measured in the same run.
 
-Run: .venv/bin/python bench/bench_load.py [--workers 1000] [--rate 20000] [--seconds 10] [--ops 200]
-The backend (`python -m ktrdr backend`) runs as a subprocess; its CPU time comes from /proc/<pid>/stat.
+Run: .venv/bin/python bench/bench_load.py [--workers 1000] [--rate 20000] [--seconds 10] [--ops 200] [--backends 1 2]
+The backend (`python -m ktrdr backend`) runs as a subprocess; its CPU time comes from /proc/<pid>/stat. With
+`--backends 1 2` the progress load runs again once a second backend has joined (one of them folds at a time).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ async def bare_kv_puts(bus: Bus, count: int) -> float:
     return count / (time.perf_counter() - t0)
 
 
-async def progress(bus: Bus, ops: int, rate: int, seconds: float) -> None:
+async def progress(bus: Bus, ops: int, rate: int, seconds: float, label: str = "progress  ") -> None:
     """`rate` progress events/s over `ops` running operations; event → KV latency seen through a KV watch."""
     records = [msgspec.structs.replace(new_record("dummy", "cpu", {}), status="running", attempt=1)
                for _ in range(ops)]
@@ -127,12 +128,12 @@ async def progress(bus: Bus, ops: int, rate: int, seconds: float) -> None:
     achieved = sent / (time.monotonic() - t0)
     await asyncio.sleep(2.0)  # let the last fold land before reading the figures
     task.cancel()
-    print(f"progress   offered {rate}/s, published {achieved:8.0f}/s over {ops} operations; KV writes seen "
+    print(f"{label} offered {rate}/s, published {achieved:8.0f}/s over {ops} operations; KV writes seen "
           f"{len(lat)} ({len(lat) / seconds:.0f}/s, latest-wins coalescing)")
     if lat:
-        print(f"progress   event → KV record: p50 {pct(lat, 50) * 1e3:7.1f} ms  p99 {pct(lat, 99) * 1e3:7.1f} ms")
+        print(f"{label} event → KV record: p50 {pct(lat, 50) * 1e3:7.1f} ms  p99 {pct(lat, 99) * 1e3:7.1f} ms")
         per_op = sorted(writes.values())
-        print(f"progress   KV writes per operation over {seconds:.0f}s: min {per_op[0]}  p10 {pct(per_op, 10):.0f}  "
+        print(f"{label} KV writes per operation over {seconds:.0f}s: min {per_op[0]}  p10 {pct(per_op, 10):.0f}  "
               f"median {pct(per_op, 50):.0f}  max {per_op[-1]} (every operation publishes {rate / ops:.0f}/s)")
 
 
@@ -158,16 +159,23 @@ async def main(args: argparse.Namespace) -> None:
     server = ServerProc(root)
     settings = Settings(nats_url=server.url, namespace="load", home=str(root / "home"), heartbeat_s=1.0)
     bus = await Bus.open(settings, setup=True)
-    backend = Child("load-backend", ["backend"], ktrdr_env(settings, root / "home"), root / "backend.log")
+    backends = [Child("load-backend", ["backend"], ktrdr_env(settings, root / "home"), root / "backend.log")]
     try:
         await asyncio.sleep(3.0)  # the backend imports and binds (its log says when)
-        await heartbeats(bus, backend.proc.pid, args.workers, args.seconds)
+        await heartbeats(bus, backends[0].proc.pid, args.workers, args.seconds)
         print(f"heartbeats bare KV put rate (the registry's write): {await bare_kv_puts(bus, 5000):8.0f} puts/s "
               f"vs {args.workers} beats/s needed")
         await bare_pubsub(bus, args.rate, min(5.0, args.seconds))
-        await progress(bus, args.ops, args.rate, args.seconds)
+        for count in args.backends:
+            while len(backends) < count:
+                backends.append(Child(f"load-backend-{len(backends)}", ["backend"],
+                                      ktrdr_env(settings, root / "home"), root / f"backend-{len(backends)}.log"))
+                await asyncio.sleep(3.0)
+            await progress(bus, args.ops, args.rate, args.seconds,
+                           "progress  " if count == 1 else f"progress ({count} backends)")
     finally:
-        backend.terminate()
+        for backend in backends:
+            backend.terminate()
         await bus.close()
         server.close()
 
@@ -178,4 +186,5 @@ if __name__ == "__main__":
     ap.add_argument("--rate", type=int, default=20000)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--ops", type=int, default=200)
+    ap.add_argument("--backends", type=int, nargs="+", default=[1], help="backend counts to run the progress load with")
     asyncio.run(main(ap.parse_args()))

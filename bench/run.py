@@ -24,8 +24,9 @@ BENCHES: list[tuple[str, list[str], str]] = [
      "dispatch and cancel latency, no-op throughput, beside bare JetStream and core NATS"),
     ("bench_backend_list.py", ["--ops", "3000", "--n", "50"], "listing operations through the API beside a bare KV get"),
     ("bench_mux.py", ["--n", "4000"], "the acked JetStream publish of every hot path beside nats-py's js.publish"),
-    ("bench_load.py", ["--seconds", "6"],
-     "1,000 heartbeating workers and 20,000 progress events/s on one backend, beside bare KV puts and pub/sub"),
+    ("bench_load.py", ["--seconds", "6", "--backends", "1", "2"],
+     "1,000 heartbeating workers and 20,000 progress events/s on one backend (then two), beside bare KV puts and "
+     "pub/sub"),
     ("bench_takeover.py", ["--kills", "20"], "SIGKILL of a busy worker → its operation claimed elsewhere, beside the ack wait"),
     ("bench_liveness.py", ["--seconds", "6", "--trials", "3"],
      "heartbeat gaps while an operation burns the CPU beside a sleeping one, silent-worker detection and "
