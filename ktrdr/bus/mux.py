@@ -47,7 +47,7 @@ class RequestMux:
 
     def __init__(self, nc: Client, timeout: float = 5.0) -> None:
         self.nc, self.timeout = nc, timeout
-        self._pending: dict[str, asyncio.Future[Msg]] = {}
+        self._pending: dict[str, tuple[asyncio.Future[Msg], asyncio.TimerHandle]] = {}
         self._prefix = ""
         self._next = 0
         self._sub: Any = None
@@ -62,35 +62,43 @@ class RequestMux:
                 self._prefix = prefix
 
     async def _on_ack(self, msg: Msg) -> None:
-        fut = self._pending.pop(msg.subject[len(self._prefix):], None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
+        waiting = self._pending.pop(msg.subject[len(self._prefix):], None)
+        if waiting is not None:
+            fut, timer = waiting
+            timer.cancel()
+            if not fut.done():
+                fut.set_result(msg)
 
     def _expire(self, token: str) -> None:
-        fut = self._pending.pop(token, None)
+        fut, _ = self._pending.pop(token, (None, None))
         if fut is not None and not fut.done():
             fut.set_exception(nats.errors.TimeoutError())
 
-    async def request(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
-                      timeout: float | None = None) -> Msg:
-        """The reply; nats-py's NoRespondersError when nobody listens, its TimeoutError when nobody answers."""
+    async def send(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
+                   timeout: float | None = None) -> asyncio.Future[Msg]:
+        """Publish with a reply subject of its own; the future of the reply (nats-py's TimeoutError if none).
+
+        Many sends can be awaited together (asyncio.gather on the futures): no task per request. A future given
+        up on is forgotten when its timer fires.
+        """
         if self._sub is None:
             await self._start()
         loop = asyncio.get_running_loop()
         self._next += 1
         token = str(self._next)
         fut: asyncio.Future[Msg] = loop.create_future()
-        self._pending[token] = fut
-        timer = loop.call_later(timeout or self.timeout, self._expire, token)
+        self._pending[token] = fut, loop.call_later(timeout or self.timeout, self._expire, token)
         try:
             await self.nc.publish(subject, payload, reply=f"{self._prefix}{token}", headers=headers)
-            msg = await fut
-        finally:
-            timer.cancel()
-            self._pending.pop(token, None)
-        if not msg.data and msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
-            raise nats.errors.NoRespondersError
-        return msg
+        except BaseException:
+            self._pending.pop(token)[1].cancel()
+            raise
+        return fut
+
+    async def request(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
+                      timeout: float | None = None) -> Msg:
+        """The reply; nats-py's NoRespondersError when nobody listens, its TimeoutError when nobody answers."""
+        return _answered(await (await self.send(subject, payload, headers, timeout)))
 
     async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
                       timeout: float | None = None) -> PubAck:
@@ -104,6 +112,30 @@ class RequestMux:
         """A compare-and-set write (a KV update, or a create with `last=0`); the new revision."""
         ack = await self.publish(subject, payload, {"Nats-Expected-Last-Subject-Sequence": str(last)})
         return ack.seq
+
+    async def update_many(self, writes: list[tuple[str, bytes, int]]) -> list[int | Exception]:
+        """Many compare-and-set writes in flight at once: each one's new revision, or its exception."""
+        futs = [await self.send(subject, payload, {"Nats-Expected-Last-Subject-Sequence": str(last)})
+                for subject, payload, last in writes]
+        replies = await asyncio.gather(*futs, return_exceptions=True)
+        return [reply if isinstance(reply, Exception) else _revision(reply) for reply in replies]
+
+
+def _revision(msg: Msg) -> int | Exception:
+    """The new revision an update's reply reports, or the exception for what it said instead."""
+    try:
+        return _checked(_answered(msg)).seq
+    except nats.errors.NoRespondersError:
+        return NoStreamResponseError()
+    except APIError as exc:
+        return exc
+
+
+def _answered(msg: Msg) -> Msg:
+    """`msg`, unless it is the server's "no responders" status."""
+    if not msg.data and msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
+        raise nats.errors.NoRespondersError
+    return msg
 
 
 def _checked(msg: Msg) -> PubAck:

@@ -75,6 +75,12 @@ class OperationStore:
         except KeyWrongLastSequenceError:
             raise Conflict(f"operation {record.id} changed concurrently") from None
 
+    async def put_many_if(self, writes: list[tuple[OperationRecord, int]]) -> list[int | Exception]:
+        """Compare-and-set many records at once: each one's new revision, or its error (Conflict when changed)."""
+        results = await self.mux.update_many([(self._subject(r.id), encode(r), revision) for r, revision in writes])
+        return [Conflict(f"operation {r.id} changed concurrently") if isinstance(out, KeyWrongLastSequenceError)
+                else out for (r, _), out in zip(writes, results)]
+
     async def delete(self, op_id: str, revision: int | None = None) -> None:
         """Delete a record (optionally only at `revision`)."""
         await self.kv.delete(op_id, last=revision)

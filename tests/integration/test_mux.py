@@ -84,3 +84,16 @@ async def test_requests_get_their_own_replies_and_silence_is_nats_py_s_error(bus
     await service.unsubscribe()
     with pytest.raises(nats.errors.NoRespondersError):
         await bus.mux.request("mux.upper", b"anyone?")
+
+
+async def test_many_compare_and_sets_at_once_each_get_their_own_outcome(bus: Bus) -> None:
+    records = [new_record("dummy", "cpu", {}, op_id=f"op_batch{i}") for i in range(5)]
+    revisions = [await bus.ops.create(r) for r in records]
+    await bus.ops.put_if(records[2], revisions[2])  # someone else wrote this one since
+    outcomes = await bus.ops.put_many_if(list(zip(records, revisions)))
+    assert isinstance(outcomes[2], Conflict)
+    for i in (0, 1, 3, 4):
+        assert outcomes[i] == (await bus.ops.get(records[i].id))[1] > revisions[i]
+    mixed = await bus.mux.update_many([("nowhere.at.all", b"{}", 0), (bus.ops._subject("op_batch0"), b"{}", 1)])
+    assert isinstance(mixed[0], NoStreamResponseError) and isinstance(mixed[1], KeyWrongLastSequenceError)
+    assert not bus.mux._pending
