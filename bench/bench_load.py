@@ -79,6 +79,7 @@ async def heartbeats(bus: Bus, backend_pid: int, workers: int, seconds: float) -
     sent = await paced(workers, seconds, send)
     share = (cpu_s(backend_pid) - c0) / (time.monotonic() - t0)
     task.cancel()
+    await watcher.stop()
     print(f"heartbeats {workers} workers at 1 Hz for {seconds:.0f}s ({sent} beats): backend CPU {share:6.1%} of one core;"
           f" registered {len(seen)}")
     if ages:
@@ -128,6 +129,7 @@ async def progress(bus: Bus, ops: int, rate: int, seconds: float, label: str = "
     achieved = sent / (time.monotonic() - t0)
     await asyncio.sleep(2.0)  # let the last fold land before reading the figures
     task.cancel()
+    await watcher.stop()
     print(f"{label} offered {rate}/s, published {achieved:8.0f}/s over {ops} operations; KV writes seen "
           f"{len(lat)} ({len(lat) / seconds:.0f}/s, latest-wins coalescing)")
     if lat:
