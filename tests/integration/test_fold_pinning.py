@@ -1,5 +1,6 @@
 """One backend folds at a time: the server pins the aggregator's consumers to one of them, hands them over at a
-graceful stop at once, and a pin the server dropped sends the puller back to the queue of standbys."""
+graceful stop at once and after the pin's timeout when a backend dies, and a pin the server dropped sends the
+puller back to the queue of standbys."""
 
 from __future__ import annotations
 
@@ -102,3 +103,25 @@ async def test_an_older_unpinned_consumer_is_updated_to_the_pinned_policy(bus: B
     assert config["priority_policy"] == "pinned_client" and config["priority_groups"] == [n.fold_group]
     assert config["priority_timeout"] == int(FOLD_PIN_S * 1e9)
     assert not (await ensure_topology(bus.js, n, settings)).changed
+
+
+async def test_a_backend_that_dies_pinned_hands_over_after_the_pin_timeout(bus: Bus, settings: Settings) -> None:
+    doomed_bus = await Bus.open(settings, name="test-doomed-backend")
+    doomed = Aggregator(doomed_bus)
+    await doomed.start()  # alone: it is pinned as soon as something comes
+    await _running(bus, "op_orphaned")
+    await _progress(bus, "op_orphaned", 1)
+    await wait_record(bus, "op_orphaned", lambda r: r.progress_seq == 1)
+    assert doomed.stats["events"] == 1
+    await doomed_bus.nc.close()  # dies: no stop, no unpin
+    standby = Aggregator(bus)
+    await standby.start()
+    try:
+        t0 = time.monotonic()
+        await _progress(bus, "op_orphaned", 2)
+        await wait_record(bus, "op_orphaned", lambda r: r.progress_seq == 2, timeout=FOLD_PIN_S * 4)
+        took = time.monotonic() - t0
+        assert standby.stats["events"] >= 1 and took < FOLD_PIN_S * 2, f"took over after {took:.1f}s"
+    finally:
+        await standby.stop()
+        await doomed.stop()
