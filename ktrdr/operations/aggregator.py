@@ -187,30 +187,28 @@ class Aggregator:
         a fold that changes nothing or raises, a record changed by someone else) are left to `_apply`.
         """
         done: set[str] = set()
-        writes: list[tuple[str, OperationRecord]] = []
+        writes: list[tuple[OperationRecord, int]] = []
         for op_id, events in per_op.items():
             if settled_for(self.known(op_id), events):
                 self.stats["settled"] += 1
                 done.add(op_id)
-            elif (hint := self._written.get(op_id)) is not None:
+            elif (hint := self._written.pop(op_id, None)) is not None:  # taken: the other loop reads instead
                 try:
-                    writes.append((op_id, fold(events)(hint[0])))
+                    writes.append((fold(events)(hint[0]), hint[1]))
                 except Exception:  # tr.Skip on a possibly stale record, an illegal move: the careful path decides
                     continue
         if not writes:
             return done
         try:
-            revisions = await self.bus.ops.put_many_if([(r, self._written[op_id][1]) for op_id, r in writes])
+            revisions = await self.bus.ops.put_many_if(writes)
         except Exception as exc:  # not sent (reconnecting): the careful path retries each one
             log.info("batched fold writes not sent: %r", exc)
             return done
-        for (op_id, record), revision in zip(writes, revisions):
-            if isinstance(revision, int):
+        for (record, _), revision in zip(writes, revisions):
+            if isinstance(revision, int):  # otherwise someone else wrote it since: the careful path reads it back
                 self.stats["writes"] += 1
                 self._remember(record, revision)
-                done.add(op_id)
-            else:
-                self._written.pop(op_id, None)  # someone else wrote it: read it back
+                done.add(record.id)
         return done
 
     def _remember(self, record: OperationRecord, revision: int) -> None:
