@@ -103,32 +103,38 @@ class RequestMux:
     async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None,
                       timeout: float | None = None) -> PubAck:
         """Store one message and return the server's ack; raises nats-py's errors (TimeoutError, APIError, …)."""
-        try:
-            return _checked(await self.request(subject, payload, headers, timeout))
-        except nats.errors.NoRespondersError:
-            raise NoStreamResponseError from None
+        return _stored(await (await self.send(subject, payload, headers, timeout)))
 
     async def update(self, subject: str, payload: bytes, last: int) -> int:
         """A compare-and-set write (a KV update, or a create with `last=0`); the new revision."""
-        ack = await self.publish(subject, payload, {"Nats-Expected-Last-Subject-Sequence": str(last)})
-        return ack.seq
+        return (await self.publish(subject, payload, _expecting(last))).seq
 
     async def update_many(self, writes: list[tuple[str, bytes, int]]) -> list[int | Exception]:
         """Many compare-and-set writes in flight at once: each one's new revision, or its exception."""
-        futs = [await self.send(subject, payload, {"Nats-Expected-Last-Subject-Sequence": str(last)})
-                for subject, payload, last in writes]
+        futs = [await self.send(subject, payload, _expecting(last)) for subject, payload, last in writes]
         replies = await asyncio.gather(*futs, return_exceptions=True)
         return [reply if isinstance(reply, Exception) else _revision(reply) for reply in replies]
+
+
+def _expecting(last: int) -> dict[str, str]:
+    """The compare-and-set header: the subject's last sequence must still be `last` (0: no message yet)."""
+    return {"Nats-Expected-Last-Subject-Sequence": str(last)}
 
 
 def _revision(msg: Msg) -> int | Exception:
     """The new revision an update's reply reports, or the exception for what it said instead."""
     try:
-        return _checked(_answered(msg)).seq
-    except nats.errors.NoRespondersError:
-        return NoStreamResponseError()
-    except APIError as exc:
+        return _stored(msg).seq
+    except (APIError, NoStreamResponseError) as exc:
         return exc
+
+
+def _stored(msg: Msg) -> PubAck:
+    """The ack in a publish's reply; NoStreamResponseError when no stream listens on the subject."""
+    try:
+        return _checked(_answered(msg))
+    except nats.errors.NoRespondersError:
+        raise NoStreamResponseError from None
 
 
 def _answered(msg: Msg) -> Msg:

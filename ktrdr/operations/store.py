@@ -73,13 +73,13 @@ class OperationStore:
         try:
             return await self.mux.update(self._subject(record.id), encode(record), last=revision)
         except KeyWrongLastSequenceError:
-            raise Conflict(f"operation {record.id} changed concurrently") from None
+            raise _changed(record.id) from None
 
     async def put_many_if(self, writes: list[tuple[OperationRecord, int]]) -> list[int | Exception]:
         """Compare-and-set many records at once: each one's new revision, or its error (Conflict when changed)."""
         results = await self.mux.update_many([(self._subject(r.id), encode(r), revision) for r, revision in writes])
-        return [Conflict(f"operation {r.id} changed concurrently") if isinstance(out, KeyWrongLastSequenceError)
-                else out for (r, _), out in zip(writes, results)]
+        return [_changed(r.id) if isinstance(out, KeyWrongLastSequenceError) else out
+                for (r, _), out in zip(writes, results)]
 
     async def delete(self, op_id: str, revision: int | None = None) -> None:
         """Delete a record (optionally only at `revision`)."""
@@ -90,3 +90,8 @@ class OperationStore:
         async for item in watch_bucket(self.kv, OperationRecord, initial_only=True):
             if isinstance(item, OperationRecord):
                 yield item
+
+
+def _changed(op_id: str) -> Conflict:
+    """A compare-and-set that found the record changed since its revision."""
+    return Conflict(f"operation {op_id} changed concurrently")

@@ -17,8 +17,9 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from ktrdr.bus.pull import GRACE_S
+
 log = logging.getLogger("ktrdr.workers.chain")
-GRACE_S = 0.5  # how long past its expiry a pull is waited for before it counts as lost (a reconnect drops it)
 
 
 class Chain:
