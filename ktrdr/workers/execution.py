@@ -29,6 +29,9 @@ from ktrdr.workers.pump import ProgressPump
 from ktrdr.bus.tasks import stop_tasks
 
 log = logging.getLogger("ktrdr.workers")
+# `started` waits this long for the next event, so that a short operation's `started` and terminal event travel in
+# one write to the server (one send instead of two); a longer one's `started` goes out when this runs out
+STARTED_LINGER_S = 0.005
 
 
 def _in_thread(pool: concurrent.futures.ThreadPoolExecutor, handler: Handler,
@@ -73,6 +76,8 @@ class Execution:
         self._keepalive_task: asyncio.Task | None = None
         self.progress: Progress | None = None  # the last published, for the terminal record
         self.next_order: asyncio.Future[Msg | None] | None = None  # asked for by the ack, for this slot
+        self._started: OperationStarted | None = None  # held back for up to STARTED_LINGER_S
+        self._started_timer: asyncio.TimerHandle | None = None
 
     def listen(self) -> None:
         """Hear this operation's cancels before claiming, so that no cancel slips between."""
@@ -91,14 +96,37 @@ class Execution:
         """Attach the claimed record (its attempt stamps every event) and its KV revision."""
         self.record, self.attempt, self.revision = record, record.attempt, revision
 
+    def _hold_started(self, event: OperationStarted, loop: asyncio.AbstractEventLoop) -> None:
+        """Keep `started` back until the next event or STARTED_LINGER_S, whichever comes first."""
+        self._started = msgspec.structs.replace(event, ts=now_ns())  # stamped now, whenever it is sent
+        self._started_timer = loop.call_later(STARTED_LINGER_S, lambda: loop.create_task(self._started_due()))
+
+    async def _started_due(self) -> None:
+        """The linger ran out: publish `started` now (a failure is the operation's next publish's to report)."""
+        try:
+            await self._release_started()
+        except Exception as exc:  # disconnected: the event is lost, as a plain publish's can be
+            log.debug("started for %s not sent: %r", self.op_id, exc)
+
+    async def _release_started(self) -> None:
+        """Publish the held `started`, if it still is (first in line: it keeps the lowest seq)."""
+        event, self._started = self._started, None
+        if self._started_timer is not None:
+            self._started_timer.cancel()
+            self._started_timer = None
+        if event is not None:
+            await self.publish(event, durable=False)
+
     async def publish(self, event: Any, durable: bool = True) -> None:
         """Stamp and publish an event: durable ones wait for the JetStream ack, others are fire-and-forget.
 
         Non-durable events still land in their stream (progress in the latest-wins stream, `started` in the
         events stream) — only the confirmation round trip is skipped.
         """
+        if self._started is not None:
+            await self._release_started()
         self._seq += 1
-        event = msgspec.structs.replace(event, attempt=self.attempt, seq=self._seq, ts=now_ns(),
+        event = msgspec.structs.replace(event, attempt=self.attempt, seq=self._seq, ts=event.ts or now_ns(),
                                         worker_id=self.env.worker_id)
         subject = self.env.bus.names.event(self.op_id, event_kind(event))
         if durable:  # the msg id makes a retried publish (after a lost ack) a no-op on the server
@@ -119,8 +147,7 @@ class Execution:
             worker_id=self.env.worker_id, loop=loop, services=self.env.services)
         pump = ProgressPump(self.reporter, self.publish, loop, self.op_id)
         # `started` adds nothing the claim did not record, so it does not wait for its ack
-        await self.publish(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume),
-                           durable=False)
+        self._hold_started(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume), loop)
         # the first keep-alive is due only after a period: no task at all for an operation that ends before
         first_keepalive = loop.call_later(self._keepalive_period(), self._start_keepalive)
         try:

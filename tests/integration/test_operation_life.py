@@ -203,3 +203,27 @@ async def test_started_is_the_first_event_even_when_the_operation_reports_at_onc
     assert [type(e).__name__ for e in events] == ["OperationStarted", "OperationMetric", "OperationLog",
                                                   "OperationCompleted"]
     assert [e.seq for e in events] == [1, 2, 3, 4]
+
+
+async def test_a_long_operation_announces_its_start_while_it_runs(bus: Bus, workers: WorkerPool) -> None:
+    """`started` waits a few ms for a short operation's end (one send for both); a long one's is not held to its end."""
+    release = threading.Event()
+    op = await submit(bus, "dummy", "cpu", {})
+    await workers.start(lambda ctx: release.wait(10) and {})
+    try:
+        raw = None
+        for _ in range(100):
+            try:
+                raw = await bus.js.get_msg(bus.names.events_stream, seq=1, subject=f"{bus.names.ns}.ops.{op.id}.*",
+                                           next=True)
+                break
+            except Exception:
+                await asyncio.sleep(0.05)
+        assert raw is not None, "no started event while the operation runs"
+        started = decode_event(raw.data)
+        record, _ = await bus.ops.get(op.id)
+        assert type(started).__name__ == "OperationStarted" and started.seq == 1 and record.status == "running"
+        assert record.started_at <= started.ts <= time.time_ns()
+    finally:
+        release.set()
+    await wait_record(bus, op.id, lambda r: r.status == "completed")
