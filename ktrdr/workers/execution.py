@@ -78,6 +78,7 @@ class Execution:
         self.next_order: asyncio.Future[Msg | None] | None = None  # asked for by the ack, for this slot
         self._started: OperationStarted | None = None  # held back for up to STARTED_LINGER_S
         self._started_timer: asyncio.TimerHandle | None = None
+        self._started_task: asyncio.Task | None = None
 
     def listen(self) -> None:
         """Hear this operation's cancels before claiming, so that no cancel slips between."""
@@ -98,8 +99,11 @@ class Execution:
 
     def _hold_started(self, event: OperationStarted, loop: asyncio.AbstractEventLoop) -> None:
         """Keep `started` back until the next event or STARTED_LINGER_S, whichever comes first."""
-        self._started = msgspec.structs.replace(event, ts=now_ns())  # stamped now, whenever it is sent
-        self._started_timer = loop.call_later(STARTED_LINGER_S, lambda: loop.create_task(self._started_due()))
+        self._started = event
+        self._started_timer = loop.call_later(STARTED_LINGER_S, self._started_timer_fired)
+
+    def _started_timer_fired(self) -> None:
+        self._started_task = asyncio.get_running_loop().create_task(self._started_due())  # kept: not collected early
 
     async def _started_due(self) -> None:
         """The linger ran out: publish `started` now (a failure is the operation's next publish's to report)."""
@@ -147,7 +151,8 @@ class Execution:
             worker_id=self.env.worker_id, loop=loop, services=self.env.services)
         pump = ProgressPump(self.reporter, self.publish, loop, self.op_id)
         # `started` adds nothing the claim did not record, so it does not wait for its ack
-        self._hold_started(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume), loop)
+        self._hold_started(OperationStarted(operation_id=self.op_id, pool=self.record.pool, resumed=ctx.resume,
+                                            ts=now_ns()), loop)  # stamped now, whenever it is sent
         # the first keep-alive is due only after a period: no task at all for an operation that ends before
         first_keepalive = loop.call_later(self._keepalive_period(), self._start_keepalive)
         try:
