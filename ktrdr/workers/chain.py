@@ -1,10 +1,13 @@
-"""An ack that asks for the next order: a busy worker's slot goes from one operation to the next in one message.
+"""Each slot's pull for its next order, sent the moment its handler returns.
 
-A worker acks an order, then pulls the next one: two messages, and a round trip during which the slot sits idle.
-JetStream's `+NXT` ack does both at once, atomically, so the consumer never counts the worker for more orders
-than it has slots. JetStream delivers an order under its own subject, so each slot's pull has a reply
-subscription of its own, made at start and reused by the slot's next pull once one is answered. An order that arrives when nothing waits
-on its subscription (its pull given up, or the worker stopping) is nak'd at once, for another worker to take.
+A worker that acks an order and then pulls the next, or asks for the next with the ack (`+NXT`), holds its slot
+idle while the finished operation's record is written: a server round trip per operation. Here the slot pulls
+when the handler returns, while that record is written, and the ack follows once the record is in. The slot
+is free by then, so it never counts for an order it could not start; the next handler still starts only after
+the records are written (see `Worker._execute`), so a crash costs no more runs than before. JetStream delivers
+an order under its own subject, so each slot's pull has a reply subscription of its own, made at start and
+reused by the slot's next pull once one is answered. An order that arrives when nothing waits on its
+subscription (its pull given up, or the worker stopping) is nak'd at once, for another worker to take.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ log = logging.getLogger("ktrdr.workers.chain")
 
 
 class Chain:
-    """The `+NXT` pulls of one worker, each waiting for at most one order."""
+    """The pulls of one worker's slots, each waiting for at most one order."""
 
-    def __init__(self, nc: Client, size: int) -> None:
+    def __init__(self, nc: Client, size: int, stream: str, consumer: str) -> None:
         self.nc, self.size = nc, size
+        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._waiting: dict[str, tuple[asyncio.Future[Msg | None], asyncio.TimerHandle]] = {}
         self._free: list[str] = []  # reply subjects no pull waits on
         self._subs: list[Any] = []
@@ -51,13 +55,9 @@ class Chain:
                 await sub.unsubscribe()
         self._subs.clear()
 
-    async def ack_next(self, msg: Msg, expires_s: float) -> asyncio.Future[Msg | None] | None:
-        """Ack `msg` and ask for the next order: a future of it (None when none came within `expires_s`).
-
-        Returns None, having only acked, once the chain is closed.
-        """
+    async def pull(self, expires_s: float) -> asyncio.Future[Msg | None] | None:
+        """Ask for the next order: a future of it (None when none came within `expires_s`); None once closed."""
         if self.closed or not self._free:
-            await msg.ack()
             return None
         inbox = self._free.pop()
         loop = asyncio.get_running_loop()
@@ -65,7 +65,7 @@ class Chain:
         self._waiting[inbox] = fut, loop.call_later(expires_s + GRACE_S, self._resolve, inbox, None)
         request = json.dumps({"batch": 1, "expires": int(expires_s * 1e9)})
         try:
-            await self.nc.publish(msg.reply, f"+NXT {request}".encode(), reply=inbox)
+            await self.nc.publish(self._subject, request.encode(), reply=inbox)
         except Exception:
             self._resolve(inbox, None)
             raise

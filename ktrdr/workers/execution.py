@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +57,6 @@ class ExecutionEnv:
     counters: dict[str, int]  # the worker's, counted here as operations end
     cancels: CancelRouter  # the worker's one cancel subscription
     checkpointer_for: Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
-    # acks an order and asks for the next one in the same message: a future of it, or None (only acked)
-    ack_next: Callable[[Msg], Awaitable[asyncio.Future[Msg | None] | None]]
 
 
 class Execution:
@@ -75,10 +73,10 @@ class Execution:
         self._done = asyncio.Event()
         self._keepalive_task: asyncio.Task | None = None
         self.progress: Progress | None = None  # the last published, for the terminal record
-        self.next_order: asyncio.Future[Msg | None] | None = None  # asked for by the ack, for this slot
         self._started: OperationStarted | None = None  # held back for up to STARTED_LINGER_S
         self._started_timer: asyncio.TimerHandle | None = None
         self._started_task: asyncio.Task | None = None
+        self._artifacts: dict[str, str] = {}  # what the handler produced, for the terminal record
 
     def listen(self) -> None:
         """Hear this operation's cancels before claiming, so that no cancel slips between."""
@@ -140,8 +138,8 @@ class Execution:
         else:
             await self.env.bus.nc.publish(subject, encode(event))
 
-    async def run(self) -> None:
-        """Start the operation, wait for it (or for the cancellation grace to run out), settle it."""
+    async def run(self) -> Any:
+        """Start the operation and wait for it (or for the cancellation grace to run out): its outcome."""
         loop = asyncio.get_running_loop()
         assert self.record is not None, "bind() the claimed record first"
         ctx = OperationContext(
@@ -165,7 +163,8 @@ class Execution:
             self.close()
         await pump.flush()
         self.progress = Progress(**pump.latest) if pump.latest else None
-        await self._settle(outcome, ctx)
+        self._artifacts = ctx.artifacts
+        return outcome
 
     async def _join(self, tasks: list[asyncio.Task]) -> None:
         """Wait for the helper tasks to see their stop flags; cancel any that do not within a few seconds."""
@@ -220,7 +219,7 @@ class Execution:
             except TimeoutError:
                 pass
 
-    async def _settle(self, outcome: Any, ctx: OperationContext) -> None:
+    async def settle(self, outcome: Any) -> None:
         """Publish the terminal event, record it, then ack, nak or terminate the order.
 
         The ack is not confirmed: the record is terminal by then, so a lost ack only brings the order back after
@@ -240,7 +239,7 @@ class Execution:
                                                             checkpointed=not self.abandoned),
                                     tr.finish(self.attempt, "cancelled", reason=reason, progress=self.progress),
                                     "cancelled"):
-                self.next_order = await self.env.ack_next(self.msg)
+                await self.msg.ack()
         elif isinstance(outcome, BaseException):
             error = ErrorInfo(code=type(outcome).__name__, message=str(outcome) or repr(outcome))
             if await self._terminal(OperationFailed(operation_id=self.op_id, error=error),
@@ -249,11 +248,11 @@ class Execution:
         else:
             result = outcome if isinstance(outcome, dict) else {"value": outcome}
             if await self._terminal(OperationCompleted(operation_id=self.op_id, result=result,
-                                                       artifacts=ctx.artifacts),
-                                    tr.finish(self.attempt, "completed", result=result, artifacts=ctx.artifacts,
+                                                       artifacts=self._artifacts),
+                                    tr.finish(self.attempt, "completed", result=result, artifacts=self._artifacts,
                                               progress=self.progress),
                                     "acked"):
-                self.next_order = await self.env.ack_next(self.msg)
+                await self.msg.ack()
 
     async def _terminal(self, event: Any, mutation: tr.Mutation, counter: str) -> bool:
         """Durable terminal event and the record together; False when a newer attempt owns the order now.

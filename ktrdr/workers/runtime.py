@@ -55,13 +55,14 @@ class Worker:
         self.threads = concurrent.futures.ThreadPoolExecutor(capacity + 1, thread_name_prefix=f"{kind}-op")
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
+        self._settling: set[asyncio.Task] = set()  # finished operations whose records are being written
         self._stop_waiter: asyncio.Task | None = None
         self.router = CancelRouter(bus)
-        self.chain = Chain(bus.nc, capacity)
+        self.chain = Chain(bus.nc, capacity, bus.names.work_stream, bus.names.work_consumer(op_type, pool))
         self._pull_s = 1.0  # how long a pull waits for an order (shorter in burst mode)
         self.env = ExecutionEnv(bus=bus, cancels=self.router, worker_id=self.worker_id, threads=self.threads,
                                 grace_s=grace_s, services=self.services, counters=self.counters,
-                                checkpointer_for=self.checkpointer_for, ack_next=self._ack_next)
+                                checkpointer_for=self.checkpointer_for)
         self.heartbeat = Heartbeater(bus, WorkerIdentity(self.worker_id, kind, pool, capacity), self.counters,
                                      self._state, gpu=gpu)
         self.heartbeat.notes = self._notes
@@ -179,6 +180,11 @@ class Worker:
         info = await self.bus.js.consumer_info(names.work_stream, names.work_consumer(self.op_type, self.pool))
         return info.num_pending == 0 and info.num_ack_pending == 0
 
+    def _settled(self, task: asyncio.Task) -> None:
+        self._settling.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("settling an operation failed: %r", exc)
+
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
         self._slots.release()
@@ -186,7 +192,7 @@ class Worker:
             log.error("operation task crashed: %r", exc)
 
     async def _slot(self, msg: Msg) -> None:
-        """Run `msg`, then every order that its ack asked for, in the slot it took."""
+        """Run `msg`, then every order the slot pulls as a handler returns, in the slot it took."""
         while True:
             next_order = await self._handle(msg)
             order = await next_order if next_order is not None else None
@@ -198,15 +204,8 @@ class Worker:
             self.counters["fetched"] += 1
             msg = order
 
-    async def _ack_next(self, msg: Msg) -> asyncio.Future[Msg | None] | None:
-        """Ack, asking for the next order in the same message unless the worker is stopping."""
-        if self._stopping.is_set():
-            await msg.ack()
-            return None
-        return await self.chain.ack_next(msg, self._pull_s)
-
     async def _handle(self, msg: Msg) -> asyncio.Future[Msg | None] | None:
-        """Decode, claim (fencing stale and duplicate deliveries), run; the next order its ack asked for, if any."""
+        """Decode, claim (fencing stale and duplicate deliveries), run; the next order the slot asked for, if any."""
         try:
             order = decode(msg.data, WorkOrder, subject=msg.subject)
         except ProtocolError as exc:
@@ -239,13 +238,20 @@ class Worker:
         execution.bind(record, revision)
         self.running[record.id] = execution
         try:
-            await execution.run()
+            if self._settling:  # records first: a crash can then cost at most the operations that are running
+                await asyncio.wait(set(self._settling))
+            outcome = await execution.run()
         finally:
             self.running.pop(record.id, None)
             if execution.abandoned:
                 self.restart_required = True
                 self._stopping.set()
-        return execution.next_order
+        # the slot is free once the handler returns: its next order comes while this one's record is written
+        next_order = None if self._stopping.is_set() else await self.chain.pull(self._pull_s)
+        settling = asyncio.create_task(execution.settle(outcome), name=f"settle-{record.id}")
+        self._settling.add(settling)
+        settling.add_done_callback(self._settled)
+        return next_order
 
     async def _stale_copy(self, order: WorkOrder, msg: Msg) -> bool:
         """True when a later delivery of this very message runs it: acking ours would remove theirs."""
@@ -274,6 +280,8 @@ class Worker:
         self.stop()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.grace_s + 5)
+        if self._settling:
+            await asyncio.wait(set(self._settling), timeout=self.grace_s + 5)
 
 
 def _loose_id(data: bytes) -> str | None:

@@ -1,5 +1,5 @@
-"""The ack that asks for the next order (+NXT): a busy worker takes its next order without a pull of its own, an
-order whose pull was given up goes straight back to the queue, and a pull with nothing to deliver ends."""
+"""A slot pulls its next order as the handler returns: the order arrives while the finished record is written,
+its handler waits for that record, an order for a pull given up goes straight back, a pull with nothing ends."""
 
 from __future__ import annotations
 
@@ -11,21 +11,36 @@ from nats.aio.msg import Msg
 from ktrdr.bus.handle import Bus
 from ktrdr.operations.submit import submit
 from ktrdr.workers.chain import Chain
+from ktrdr.workers.context import OperationContext
 from tests.helpers import wait_all_terminal
 from tests.integration.conftest import WorkerPool
-from tests.helpers import pulls_while
 
 
-async def test_orders_queued_behind_a_busy_worker_cost_no_pull_of_their_own(bus: Bus, workers: WorkerPool) -> None:
-    ops = [await submit(bus, "dummy", "cpu", {"steps": 0}) for _ in range(20)]
-    consumer = bus.names.work_consumer("dummy", "cpu")
+async def test_the_next_order_is_claimed_while_the_last_record_is_written_and_runs_after_it(
+        bus: Bus, workers: WorkerPool) -> None:
+    first = await submit(bus, "dummy", "cpu", {"steps": 0})
+    second = await submit(bus, "dummy", "cpu", {"steps": 0})
+    seen_at_write: list[str] = []  # the second operation's status as the first one's terminal record goes in
+    seen_by_handler: dict[str, str] = {}  # the first one's status when each handler starts
 
-    async def run_all() -> None:
-        await workers.start(capacity=1)
-        await wait_all_terminal(bus, [o.id for o in ops])
+    def handler(ctx: OperationContext) -> dict:
+        seen_by_handler[ctx.operation_id] = ctx.call(lambda: bus.ops.get(first.id))[0].status
+        return {}
 
-    _, pulls = await pulls_while(bus, bus.names.work_stream, consumer, run_all)
-    assert pulls <= 3, f"{pulls} pull requests for 20 orders: the acks should have asked for the next ones"
+    worker = await workers.start(handler, capacity=1)
+    put_if = worker.bus.ops.put_if
+
+    async def slow_terminal_write(record: Any, revision: int) -> int:
+        if record.id == first.id and record.terminal:  # the server takes its time with the first record
+            await asyncio.sleep(0.5)
+            seen_at_write.append((await bus.ops.get(second.id))[0].status)
+        return await put_if(record, revision)
+
+    worker.bus.ops.put_if = slow_terminal_write  # type: ignore[method-assign]
+    records = await wait_all_terminal(bus, [first.id, second.id])
+    assert {r.status for r in records.values()} == {"completed"}
+    assert seen_at_write == ["running"], "the second order was not pulled and claimed during the first's write"
+    assert seen_by_handler == {first.id: "running", second.id: "completed"}
 
 
 async def _one_order(bus: Bus, psub: Any, n: int) -> Msg:
@@ -37,7 +52,7 @@ async def _started(bus: Bus) -> tuple[Any, Chain, Msg]:
     """The work consumer bound, a one-slot chain, and one order fetched the ordinary way."""
     n = bus.names
     psub = await bus.js.pull_subscribe_bind(durable=n.work_consumer("dummy", "cpu"), stream=n.work_stream)
-    chain = Chain(bus.nc, 1)
+    chain = Chain(bus.nc, 1, n.work_stream, n.work_consumer("dummy", "cpu"))
     await chain.start()
     return psub, chain, await _one_order(bus, psub, 1)
 
@@ -45,7 +60,8 @@ async def _started(bus: Bus) -> tuple[Any, Chain, Msg]:
 async def test_an_order_for_a_pull_given_up_goes_straight_back(bus: Bus) -> None:
     n = bus.names
     psub, chain, first = await _started(bus)
-    waiting = await chain.ack_next(first, expires_s=30.0)
+    await first.ack()
+    waiting = await chain.pull(expires_s=30.0)
     chain.give_up()
     assert waiting is not None and await waiting is None
     await bus.js.publish(n.work("dummy", "cpu"), b"2")  # delivered to the given-up pull, which naks it
@@ -57,10 +73,12 @@ async def test_an_order_for_a_pull_given_up_goes_straight_back(bus: Bus) -> None
 async def test_a_pull_with_nothing_to_deliver_ends_with_none(bus: Bus) -> None:
     n = bus.names
     psub, chain, first = await _started(bus)
-    waiting = await chain.ack_next(first, expires_s=0.2)
+    await first.ack()
+    waiting = await chain.pull(expires_s=0.2)
     assert waiting is not None and await asyncio.wait_for(waiting, 5) is None
     second = await _one_order(bus, psub, 2)  # the slot's subscription serves the next pull
-    waiting = await chain.ack_next(second, expires_s=5.0)
+    await second.ack()
+    waiting = await chain.pull(expires_s=5.0)
     await bus.js.publish(n.work("dummy", "cpu"), b"3")
     third = await asyncio.wait_for(waiting, 5)
     assert third is not None and third.data == b"3"
