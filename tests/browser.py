@@ -105,22 +105,36 @@ async def _devtools_url(proc: subprocess.Popen[bytes], profile: Path, timeout: f
 @asynccontextmanager
 async def chromium(binary: str) -> AsyncIterator[Browser]:
     """A headless Chromium with a fresh profile, stopped (and its profile removed) at the end."""
-    with tempfile.TemporaryDirectory(prefix="ktrdr-chromium-") as profile:
-        proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            url = await _devtools_url(proc, Path(profile))
-            async with aiohttp.ClientSession() as http, http.ws_connect(url, max_msg_size=0) as ws:
-                browser = Browser(ws)
-                try:
-                    yield browser
-                finally:
-                    browser.reader.cancel()
-                    await asyncio.gather(browser.reader, return_exceptions=True)
-        finally:
-            proc.terminate()
+    profile = tempfile.mkdtemp(prefix="ktrdr-chromium-")
+    proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = await _devtools_url(proc, Path(profile))
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, max_msg_size=0) as ws:
+            browser = Browser(ws)
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                yield browser
+            finally:
+                browser.reader.cancel()
+                await asyncio.gather(browser.reader, return_exceptions=True)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        await _remove(profile)
+
+
+async def _remove(profile: str, tries: int = 20) -> None:
+    """Remove the profile; Chromium's helper processes can still write into it for a moment after it exits."""
+    for _ in range(tries):
+        try:
+            shutil.rmtree(profile)
+            return
+        except OSError:  # a file appeared or vanished while it was walked
+            if not Path(profile).exists():
+                return
+            await asyncio.sleep(0.1)
+    shutil.rmtree(profile, ignore_errors=True)
