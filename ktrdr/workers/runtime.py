@@ -246,12 +246,12 @@ class Worker:
             if execution.abandoned:
                 self.restart_required = True
                 self._stopping.set()
-        # the slot is free once the handler returns: its next order comes while this one's record is written
-        next_order = None if self._stopping.is_set() else await self.chain.pull(self._pull_s)
         settling = asyncio.create_task(execution.settle(outcome), name=f"settle-{record.id}")
         self._settling.add(settling)
         settling.add_done_callback(self._settled)
-        return next_order
+        await asyncio.sleep(0)  # the settle sends its writes first: the pull leaves with them, in one write
+        # the slot is free once the handler returns: its next order comes while this one's record is written
+        return None if self._stopping.is_set() else await self.chain.pull(self._pull_s)
 
     async def _stale_copy(self, order: WorkOrder, msg: Msg) -> bool:
         """True when a later delivery of this very message runs it: acking ours would remove theirs."""
