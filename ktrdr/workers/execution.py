@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,23 +25,14 @@ from ktrdr.protocol.messages import (
 )
 from ktrdr.workers.context import Handler, OperationContext
 from ktrdr.workers.pump import ProgressPump
+from ktrdr.workers.threads import OperationThreads
 from ktrdr.bus.tasks import stop_tasks
 
 log = logging.getLogger("ktrdr.workers")
 # `started` waits this long for the next event, so that a short operation's `started` and terminal event travel in
 # one write to the server (one send instead of two); a longer one's `started` goes out when this runs out
 STARTED_LINGER_S = 0.005
-
-
-def _in_thread(pool: concurrent.futures.ThreadPoolExecutor, handler: Handler,
-               ctx: OperationContext) -> concurrent.futures.Future:
-    """Run the handler on a pooled thread: the loop stays free to heartbeat and to hear cancels.
-
-    Threads, not processes: numpy and torch release the GIL, dispatch stays sub-millisecond, and the
-    data/model caches are shared. A thread cannot be killed, so one that ignores cancellation is
-    abandoned and the worker process restarts itself (see Worker.restart_required).
-    """
-    return pool.submit(handler, ctx)
+CANCEL_POLL_S = 0.25  # how often a running operation's cancel token is looked at, to start its grace period
 
 
 @dataclass(frozen=True)
@@ -51,7 +41,10 @@ class ExecutionEnv:
 
     bus: Bus
     worker_id: str
-    threads: concurrent.futures.ThreadPoolExecutor
+    # Threads, not processes: numpy and torch release the GIL, dispatch stays sub-millisecond, and the data/model
+    # caches are shared. A thread cannot be killed, so one that ignores cancellation is abandoned and the worker
+    # process restarts itself (see Worker.restart_required).
+    threads: OperationThreads
     grace_s: float
     services: dict[str, Any]
     counters: dict[str, int]  # the worker's, counted here as operations end
@@ -77,6 +70,7 @@ class Execution:
         self._started_timer: asyncio.TimerHandle | None = None
         self._started_task: asyncio.Task | None = None
         self._artifacts: dict[str, str] = {}  # what the handler produced, for the terminal record
+        self._grace: asyncio.TimerHandle | None = None  # the next look at the cancel token while the handler runs
 
     def listen(self) -> None:
         """Hear this operation's cancels before claiming, so that no cancel slips between."""
@@ -154,7 +148,7 @@ class Execution:
         # the first keep-alive is due only after a period: no task at all for an operation that ends before
         first_keepalive = loop.call_later(self._keepalive_period(), self._start_keepalive)
         try:
-            outcome = await self._wait(_in_thread(self.env.threads, self.handler, ctx))
+            outcome = await self._wait(self.env.threads.submit(self.handler, ctx))
         finally:
             first_keepalive.cancel()
             pump.stop()
@@ -172,25 +166,28 @@ class Execution:
             _, late = await asyncio.wait(tasks, timeout=5.0)
             await stop_tasks(late)
 
-    async def _wait(self, fut: concurrent.futures.Future) -> Any:
+    async def _wait(self, fut: asyncio.Future[Any]) -> Any:
         """The handler's result or exception; after cancel, give it `grace_s` before abandoning it."""
-        wrapped = asyncio.wrap_future(fut)
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None  # set when the cancel is first seen: the grace runs from then
-        while True:
-            timeout = 0.25 if deadline is None else max(0.0, deadline - loop.time())
-            done, _ = await asyncio.wait({wrapped}, timeout=timeout)
-            if done:
-                exc = wrapped.exception()
-                return exc if exc is not None else wrapped.result()
-            if deadline is None:
-                if self.token.cancelled:  # a cancel that arrived during a poll tick still gets its full grace
-                    deadline = loop.time() + self.env.grace_s
-                continue
-            if loop.time() >= deadline:
-                self.cancel.abandon()
-                return OperationCancelled(f"{self.token.reason} (did not stop within {self.env.grace_s:g}s; "
-                                          "abandoned, worker will restart)")
+        self._grace = asyncio.get_running_loop().call_later(CANCEL_POLL_S, self._poll_cancel, fut, None)
+        try:
+            return await fut
+        finally:
+            self._grace.cancel()
+
+    def _poll_cancel(self, fut: asyncio.Future[Any], deadline: float | None) -> None:
+        """Every CANCEL_POLL_S until the cancel is seen, then once the grace runs out: abandon if still running."""
+        if fut.done():
+            return
+        loop = fut.get_loop()
+        if deadline is None and self.token.cancelled:  # a cancel that arrived during a poll tick gets its full grace
+            deadline = loop.time() + self.env.grace_s
+        if deadline is not None and loop.time() >= deadline:
+            self.cancel.abandon()
+            fut.set_result(OperationCancelled(f"{self.token.reason} (did not stop within {self.env.grace_s:g}s; "
+                                              "abandoned, worker will restart)"))
+            return
+        delay = CANCEL_POLL_S if deadline is None else max(0.0, deadline - loop.time())
+        self._grace = loop.call_later(delay, self._poll_cancel, fut, deadline)
 
     def _keepalive_period(self) -> float:
         """A third of the ack wait (at least 0.2 s): JetStream hears from us well before it would redeliver."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import secrets
@@ -30,6 +29,7 @@ from ktrdr.workers.context import Handler
 from ktrdr.workers.execution import Execution, ExecutionEnv
 from ktrdr.workers.heartbeat import Heartbeater, WorkerIdentity
 from ktrdr.workers.takeover import settle_from_log
+from ktrdr.workers.threads import OperationThreads
 
 log = logging.getLogger("ktrdr.workers")
 CheckpointFactory = Callable[[str, asyncio.AbstractEventLoop], Checkpointer]
@@ -52,7 +52,7 @@ class Worker:
         self.restart_required = False
         self._slots = asyncio.Semaphore(capacity)
         # one spare thread so an abandoned operation does not starve the next one before the restart
-        self.threads = concurrent.futures.ThreadPoolExecutor(capacity + 1, thread_name_prefix=f"{kind}-op")
+        self.threads = OperationThreads(capacity + 1, f"{kind}-op")
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._settling: set[asyncio.Task] = set()  # finished operations whose records are being written
@@ -113,7 +113,7 @@ class Worker:
             await self.chain.close()
             if self._stop_waiter is not None:
                 self._stop_waiter.cancel()
-            self.threads.shutdown(wait=False, cancel_futures=True)
+            self.threads.shutdown()
             await self.heartbeat.stop()
             await self.cancels.stop()
             await self.router.stop()
