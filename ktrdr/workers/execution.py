@@ -132,8 +132,11 @@ class Execution:
         else:
             await self.env.bus.nc.publish(subject, encode(event))
 
-    async def run(self) -> Any:
-        """Start the operation and wait for it (or for the cancellation grace to run out): its outcome."""
+    async def run(self, after: set[asyncio.Task] | None = None) -> Any:
+        """Start the operation once the tasks `after` are done, and wait for it (or for its cancel grace): its outcome.
+
+        The order is kept alive from the start, so a long wait for `after` does not bring it back to the queue.
+        """
         loop = asyncio.get_running_loop()
         assert self.record is not None, "bind() the claimed record first"
         ctx = OperationContext(
@@ -148,6 +151,8 @@ class Execution:
         # the first keep-alive is due only after a period: no task at all for an operation that ends before
         first_keepalive = loop.call_later(self._keepalive_period(), self._start_keepalive)
         try:
+            if after:
+                await asyncio.wait(after)
             outcome = await self._wait(self.env.threads.submit(self.handler, ctx))
         finally:
             first_keepalive.cancel()

@@ -237,10 +237,8 @@ class Worker:
     async def _execute(self, execution: Execution, record: Any, revision: int) -> asyncio.Future[Msg | None] | None:
         execution.bind(record, revision)
         self.running[record.id] = execution
-        try:
-            if self._settling:  # records first: a crash can then cost at most the operations that are running
-                await asyncio.wait(set(self._settling))
-            outcome = await execution.run()
+        try:  # records first: a crash can then cost at most the operations that are running
+            outcome = await execution.run(after=set(self._settling))
         finally:
             self.running.pop(record.id, None)
             if execution.abandoned:

@@ -1,5 +1,6 @@
 """A slot pulls its next order as the handler returns: the order arrives while the finished record is written,
-its handler waits for that record, an order for a pull given up goes straight back, a pull with nothing ends."""
+its handler waits for that record (the order kept alive meanwhile), an order for a pull given up goes straight
+back, a pull with nothing ends."""
 
 from __future__ import annotations
 
@@ -9,18 +10,34 @@ from typing import Any
 from nats.aio.msg import Msg
 
 from ktrdr.bus.handle import Bus
+from ktrdr.config import Settings
 from ktrdr.operations.submit import submit
 from ktrdr.workers.chain import Chain
 from ktrdr.workers.context import OperationContext
-from tests.helpers import wait_all_terminal
+from ktrdr.workers.runtime import Worker
+from tests.helpers import wait_all_terminal, wait_record
 from tests.integration.conftest import WorkerPool
+
+
+def _slow_first_record(worker: Worker, bus: Bus, first: str, second: str, delay_s: float) -> list[str]:
+    """Make the worker's terminal write of `first` take `delay_s`; the list gets `second`'s status as it goes in."""
+    seen: list[str] = []
+    put_if = worker.bus.ops.put_if
+
+    async def slow_terminal_write(record: Any, revision: int) -> int:
+        if record.id == first and record.terminal:  # the server takes its time with the first record
+            await asyncio.sleep(delay_s)
+            seen.append((await bus.ops.get(second))[0].status)
+        return await put_if(record, revision)
+
+    worker.bus.ops.put_if = slow_terminal_write  # type: ignore[method-assign]
+    return seen
 
 
 async def test_the_next_order_is_claimed_while_the_last_record_is_written_and_runs_after_it(
         bus: Bus, workers: WorkerPool) -> None:
     first = await submit(bus, "dummy", "cpu", {"steps": 0})
     second = await submit(bus, "dummy", "cpu", {"steps": 0})
-    seen_at_write: list[str] = []  # the second operation's status as the first one's terminal record goes in
     seen_by_handler: dict[str, str] = {}  # the first one's status when each handler starts
 
     def handler(ctx: OperationContext) -> dict:
@@ -28,19 +45,29 @@ async def test_the_next_order_is_claimed_while_the_last_record_is_written_and_ru
         return {}
 
     worker = await workers.start(handler, capacity=1)
-    put_if = worker.bus.ops.put_if
-
-    async def slow_terminal_write(record: Any, revision: int) -> int:
-        if record.id == first.id and record.terminal:  # the server takes its time with the first record
-            await asyncio.sleep(0.5)
-            seen_at_write.append((await bus.ops.get(second.id))[0].status)
-        return await put_if(record, revision)
-
-    worker.bus.ops.put_if = slow_terminal_write  # type: ignore[method-assign]
+    seen_at_write = _slow_first_record(worker, bus, first.id, second.id, 0.5)
     records = await wait_all_terminal(bus, [first.id, second.id])
     assert {r.status for r in records.values()} == {"completed"}
     assert seen_at_write == ["running"], "the second order was not pulled and claimed during the first's write"
     assert seen_by_handler == {first.id: "running", second.id: "completed"}
+
+
+async def test_an_order_waiting_for_the_last_record_is_kept_alive_past_the_ack_wait(
+        fast: tuple[Bus, Settings]) -> None:
+    bus, quick = fast  # orders come back after 2 s without a keep-alive
+    pool = WorkerPool(quick)
+    try:
+        first = await submit(bus, "dummy", "cpu", {"steps": 0})
+        second = await submit(bus, "dummy", "cpu", {"steps": 0})
+        holder = await pool.start(capacity=1, worker_id="w-holder")
+        _slow_first_record(holder, bus, first.id, second.id, 3.0)
+        await wait_record(bus, second.id, lambda r: r.status == "running")
+        await pool.start(capacity=1, worker_id="w-idle")  # would take the second order, were it redelivered
+        records = await wait_all_terminal(bus, [first.id, second.id])
+    finally:
+        await pool.close()
+    assert records[second.id].status == "completed"
+    assert (records[second.id].attempt, records[second.id].worker_id) == (1, "w-holder")
 
 
 async def _one_order(bus: Bus, psub: Any, n: int) -> Msg:
