@@ -71,6 +71,7 @@ class Execution:
         self._started_task: asyncio.Task | None = None
         self._artifacts: dict[str, str] = {}  # what the handler produced, for the terminal record
         self._grace: asyncio.TimerHandle | None = None  # the next look at the cancel token while the handler runs
+        self._reconnects = 0  # the connection's reconnect count at the claim
 
     def listen(self) -> None:
         """Hear this operation's cancels before claiming, so that no cancel slips between."""
@@ -88,6 +89,7 @@ class Execution:
     def bind(self, record: OperationRecord, revision: int) -> None:
         """Attach the claimed record (its attempt stamps every event) and its KV revision."""
         self.record, self.attempt, self.revision = record, record.attempt, revision
+        self._reconnects = self.env.bus.nc.stats["reconnects"]  # a reconnect since can have lost our keep-alives
 
     def _hold_started(self, event: OperationStarted, loop: asyncio.AbstractEventLoop) -> None:
         """Keep `started` back until the next event or STARTED_LINGER_S, whichever comes first."""
@@ -151,9 +153,10 @@ class Execution:
         # the first keep-alive is due only after a period: no task at all for an operation that ends before
         first_keepalive = loop.call_later(self._keepalive_period(), self._start_keepalive)
         try:
-            if after:
-                await asyncio.wait(after)
-            outcome = await self._wait(self.env.threads.submit(self.handler, ctx))
+            if after and not await self._records_written(after):
+                outcome: Any = OperationCancelled(self.token.reason)  # never started: a newer attempt has it
+            else:
+                outcome = await self._wait(self.env.threads.submit(self.handler, ctx))
         finally:
             first_keepalive.cancel()
             pump.stop()
@@ -164,6 +167,24 @@ class Execution:
         self.progress = Progress(**pump.latest) if pump.latest else None
         self._artifacts = ctx.artifacts
         return outcome
+
+    async def _records_written(self, after: set[asyncio.Task]) -> bool:
+        """Wait for the tasks writing earlier records; False when, meanwhile, the claim stopped holding.
+
+        A wait of a keep-alive period or longer (the server was away) can have let the order come back to another
+        worker: then keep it alive now and look at the record again before the handler starts.
+        """
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.wait(after)
+        if loop.time() - start < self._keepalive_period():
+            return True
+        try:
+            await self.msg.in_progress()
+            self.cancel.check_record(await self.env.bus.ops.find(self.op_id), self.attempt)
+        except Exception as exc:  # still reconnecting: the keep-alive goes on trying
+            log.debug("claim of %s not checked after the wait: %r", self.op_id, exc)
+        return not self.token.cancelled
 
     async def _join(self, tasks: list[asyncio.Task]) -> None:
         """Wait for the helper tasks to see their stop flags; cancel any that do not within a few seconds."""
@@ -261,7 +282,13 @@ class Execution:
 
         JetStream acks by stream sequence, so a superseded attempt must not ack or terminate: that would
         remove the order its successor is running (and a successor's death would then lose the operation).
+        After a reconnect the order may have gone to another worker unnoticed: the record is read first, so a
+        superseded attempt adds no second terminal event to the operation's log.
         """
+        if self.env.bus.nc.stats["reconnects"] != self._reconnects and not await self._still_mine():
+            log.info("%s: attempt %d was superseded while NATS was away; its end is not recorded",
+                     self.op_id, self.attempt)
+            return False
         self.env.counters[counter] += 1  # counted before the record says so, so readers never see less
         hint = (self.record, self.revision) if self.record is not None and self.revision else None
         # both in flight at once: the event goes out first on the connection, so the server has it before the

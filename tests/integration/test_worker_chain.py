@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 from nats.aio.msg import Msg
 
 from ktrdr.bus.handle import Bus
@@ -68,6 +69,33 @@ async def test_an_order_waiting_for_the_last_record_is_kept_alive_past_the_ack_w
         await pool.close()
     assert records[second.id].status == "completed"
     assert (records[second.id].attempt, records[second.id].worker_id) == (1, "w-holder")
+
+
+async def test_an_order_taken_over_while_it_waited_for_the_last_record_is_not_run(
+        fast: tuple[Bus, Settings]) -> None:
+    bus, quick = fast
+    pool = WorkerPool(quick)
+    ran: list[str] = []
+
+    def handler(ctx: OperationContext) -> dict:
+        ran.append(ctx.operation_id)
+        return {}
+
+    try:
+        first = await submit(bus, "dummy", "cpu", {"steps": 0})
+        second = await submit(bus, "dummy", "cpu", {"steps": 0})
+        holder = await pool.start(handler, capacity=1, worker_id="w-holder")
+        _slow_first_record(holder, bus, first.id, second.id, 1.5)  # longer than a keep-alive period (0.67 s)
+        claimed = await wait_record(bus, second.id, lambda r: r.status == "running")
+        _, revision = await bus.ops.get(second.id)  # as if the server had lost the order's keep-alive and
+        await bus.ops.put_if(msgspec.structs.replace(claimed, attempt=2, worker_id="w-other"), revision)  # moved it
+        await wait_record(bus, first.id, lambda r: r.status == "completed")
+        await asyncio.sleep(0.5)
+    finally:
+        await pool.close()
+    record, _ = await bus.ops.get(second.id)
+    assert ran == [first.id], "the superseded claim ran its handler all the same"
+    assert (record.status, record.attempt, record.worker_id) == ("running", 2, "w-other")
 
 
 async def _one_order(bus: Bus, psub: Any, n: int) -> Msg:
