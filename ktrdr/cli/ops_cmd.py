@@ -162,19 +162,30 @@ def events_cmd(ctx: typer.Context,
     import sys
 
     from ktrdr.cli.render import event_line
-    from ktrdr.cli.session import open_client
+    from ktrdr.cli.session import Interrupt, close_quietly, next_unless_interrupted, open_client
 
-    async def body() -> int:
+    def show(subject: str, event: Any) -> None:
+        line = dumps(msgspec.to_builtins(event), None) if state(ctx).as_json else event_line(subject, event)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    async def body() -> bool:
+        """True when Ctrl-C ended it: a signal handler of the loop's, so no await can swallow it."""
         seen = 0
-        async with open_client(state(ctx).settings) as client:
-            ready = lambda subject: print(f"listening on {subject}", file=sys.stderr, flush=True)  # noqa: E731
-            async for subject, event in client.events(op_id, on_ready=ready):
-                line = dumps(msgspec.to_builtins(event), None) if state(ctx).as_json else event_line(subject, event)
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
-                seen += 1
-                if count and seen >= count:
-                    break
-        return seen
+        with Interrupt() as interrupt:
+            async with open_client(state(ctx).settings) as client:
+                ready = lambda subject: print(f"listening on {subject}", file=sys.stderr, flush=True)  # noqa: E731
+                events = client.events(op_id, on_ready=ready)
+                try:
+                    while (item := await next_unless_interrupted(events, interrupt)) is not None:
+                        show(*item)
+                        seen += 1
+                        if count and seen >= count:
+                            return False
+                finally:
+                    await close_quietly(events)
+        return True
 
-    run(body)
+    if run(body):
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130)

@@ -46,8 +46,8 @@ def _describe(record: Any) -> str:
     return f"{record.type} {record.status}{step}{items}"
 
 
-async def _next(agen: AsyncIterator[Any], interrupt: Interrupt) -> Any:
-    """The next record, or None when Ctrl-C came first."""
+async def next_unless_interrupted(agen: AsyncIterator[Any], interrupt: Interrupt) -> Any:
+    """The next item, or None when Ctrl-C came first (StopAsyncIteration when the iterator ends)."""
     nxt = asyncio.ensure_future(agen.__anext__())
     stop = asyncio.ensure_future(interrupt.event.wait())
     done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -77,10 +77,15 @@ async def follow(client: Any, op_id: str, *, started_here: bool, quiet: bool = F
     try:
         return await _show(client, op_id, records, interrupt, started_here, console, columns, quiet)
     finally:
-        try:
-            await records.aclose()
-        except RuntimeError:  # already finished by the cancelled read
-            pass
+        await close_quietly(records)
+
+
+async def close_quietly(agen: Any) -> None:
+    """Close an async generator that a cancelled read may have finished already."""
+    try:
+        await agen.aclose()
+    except RuntimeError:
+        pass
 
 
 async def _show(client: Any, op_id: str, records: Any, interrupt: Interrupt, started_here: bool, console: Any,
@@ -91,7 +96,7 @@ async def _show(client: Any, op_id: str, records: Any, interrupt: Interrupt, sta
         task = bar.add_task("waiting", total=100.0, op=op_id)
         last = None
         while True:
-            record = await _next(records, interrupt)
+            record = await next_unless_interrupted(records, interrupt)
             if record is None:
                 return await _interrupted(client, op_id, started_here, console, bar)
             last = record

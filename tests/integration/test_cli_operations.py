@@ -100,6 +100,18 @@ async def test_events_tails_an_operation(stack: Settings, bus: Bus) -> None:
     assert len(lines) == 3 and all(op_id in line for line in lines), err
 
 
+async def test_ctrl_c_stops_the_events_tail_at_once(stack: Settings, bus: Bus) -> None:
+    tail = await spawn(stack, "events")
+    try:
+        line = await asyncio.to_thread(tail.stderr.readline)
+        assert line.startswith("listening on")
+        tail.send_signal(signal.SIGINT)  # one Ctrl-C, right after it subscribed
+        out, err = await asyncio.to_thread(tail.communicate, timeout=10)
+    finally:
+        tail.kill()
+    assert tail.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+
+
 async def test_ctrl_c_on_a_started_run_cancels_it(stack: Settings, bus: Bus) -> None:
     proc = await spawn(stack, "dummy", "--steps", "200", "--step-seconds", "0.05", "--follow")
     try:
