@@ -150,7 +150,8 @@ class KtrdrClient:
         """
         subject = self.bus.names.events_of(op_id) if op_id else self.bus.names.events_all()
         sub = await self.bus.nc.subscribe(subject)
-        await flush(self.bus.nc)
+        # shielded: a flush cancelled before its PONG makes nats-py's reader fail on that PONG (Ctrl-C right away)
+        await asyncio.shield(flush(self.bus.nc))
         if on_ready is not None:
             on_ready(subject)
         try:
