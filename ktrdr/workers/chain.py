@@ -4,10 +4,10 @@ A worker that acks an order and then pulls the next, or asks for the next with t
 idle while the finished operation's record is written: a server round trip per operation. Here the slot pulls
 when the handler returns, while that record is written, and the ack follows once the record is in. The slot
 is free by then, so it never counts for an order it could not start; the next handler still starts only after
-the records are written (see `Worker._execute`), so a crash costs no more runs than before. JetStream delivers
-an order under its own subject, so each slot's pull has a reply subscription of its own, made at start and
-reused by the slot's next pull once one is answered. An order that arrives when nothing waits on its
-subscription (its pull given up, or the worker stopping) is nak'd at once, for another worker to take.
+the records are written (see `Execution._records_written`), so a crash costs no more runs than before.
+JetStream delivers an order under its own subject, so each slot's pull has a reply subscription of its own,
+made at start and reused by the slot's next pull once one is answered. An order that arrives when nothing waits
+on its subscription (its pull given up, or the worker stopping) is nak'd at once, for another worker to take.
 """
 
 from __future__ import annotations

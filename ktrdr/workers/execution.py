@@ -179,11 +179,7 @@ class Execution:
         await asyncio.wait(after)
         if loop.time() - start < self._keepalive_period():
             return True
-        try:
-            await self.msg.in_progress()
-            self.cancel.check_record(await self.env.bus.ops.find(self.op_id), self.attempt)
-        except Exception as exc:  # still reconnecting: the keep-alive goes on trying
-            log.debug("claim of %s not checked after the wait: %r", self.op_id, exc)
+        await self._keep_alive_once()
         return not self.token.cancelled
 
     async def _join(self, tasks: list[asyncio.Task]) -> None:
@@ -228,19 +224,23 @@ class Execution:
         """Tell JetStream we are alive (AckWait stays short) and pick up cancel intent stored in KV, every period."""
         period = self._keepalive_period()
         while not self._done.is_set():
-            try:
-                await self.msg.in_progress()
-                record = await self.env.bus.ops.find(self.op_id)
-            except Exception as exc:  # disconnected: keep trying, the reconnect will resume us
-                log.debug("keepalive for %s failed: %s", self.op_id, exc)
-            else:
-                self.cancel.check_record(record, self.attempt)
+            await self._keep_alive_once()
             try:
                 async with asyncio.timeout(period):
                     await self._done.wait()
                 return
             except TimeoutError:
                 pass
+
+    async def _keep_alive_once(self) -> None:
+        """Reset the order's ack wait and fire the token on a cancel or a newer attempt the record shows."""
+        try:
+            await self.msg.in_progress()
+            record = await self.env.bus.ops.find(self.op_id)
+        except Exception as exc:  # disconnected: keep trying, the reconnect will resume us
+            log.debug("keepalive for %s failed: %s", self.op_id, exc)
+        else:
+            self.cancel.check_record(record, self.attempt)
 
     async def settle(self, outcome: Any) -> None:
         """Publish the terminal event, record it, then ack, nak or terminate the order.

@@ -182,14 +182,12 @@ class Worker:
 
     def _settled(self, task: asyncio.Task) -> None:
         self._settling.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("settling an operation failed: %r", exc)
+        _log_failure(task, "settling an operation failed")
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
         self._slots.release()
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("operation task crashed: %r", exc)
+        _log_failure(task, "operation task crashed")
 
     async def _slot(self, msg: Msg) -> None:
         """Run `msg`, then every order the slot pulls as a handler returns, in the slot it took."""
@@ -280,6 +278,12 @@ class Worker:
             await asyncio.wait(set(self._tasks), timeout=self.grace_s + 5)
         if self._settling:
             await asyncio.wait(set(self._settling), timeout=self.grace_s + 5)
+
+
+def _log_failure(task: asyncio.Task, what: str) -> None:
+    """Log the exception a finished task ended with, if it ended with one."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("%s: %r", what, exc)
 
 
 def _loose_id(data: bytes) -> str | None:
