@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -42,6 +42,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retention_days: float = 7.0
     worker_ttl_s: float = 3600.0  # the registry forgets a worker this long after its last heartbeat
     events_max_age_days: float = 30.0
+    # the backend's and workers' event loop: uvloop where installed (not on Windows), else asyncio's own
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     @property
     def home_path(self) -> Path:

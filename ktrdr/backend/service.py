@@ -27,7 +27,7 @@ from ktrdr.operations.aggregator import Aggregator
 from ktrdr.operations.cancel import CancelIntents
 from ktrdr.operations.kinds import api_endpoints
 from ktrdr.protocol.codec import decode, encode
-from ktrdr.bus.tasks import Concurrently, stop_tasks
+from ktrdr.bus.tasks import Concurrently, loop_name, stop_tasks
 
 log = logging.getLogger("ktrdr.backend")
 VERSION = "0.1.0"
@@ -71,8 +71,8 @@ class Backend:
                        asyncio.create_task(self._every(self.retention_every_s, self.retention_sweep))]
         self._service = await self._start_service()
         await flush(self.bus.nc)  # the server knows our subscriptions before anyone is told we are up
-        log.info("backend %s serving %s.api.* (service %s)", self.backend_id, self.bus.names.ns,
-                 self.bus.names.service_name())
+        log.info("backend %s serving %s.api.* (service %s, %s loop)", self.backend_id, self.bus.names.ns,
+                 self.bus.names.service_name(), loop_name())
 
     async def _start_service(self) -> Any:
         n = self.bus.names

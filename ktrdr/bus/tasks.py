@@ -13,6 +13,11 @@ log = logging.getLogger("ktrdr.bus.tasks")
 T = TypeVar("T")
 
 
+def loop_name() -> str:
+    """The running event loop's implementation, for the logs: "uvloop" or "asyncio"."""
+    return type(asyncio.get_running_loop()).__module__.partition(".")[0]
+
+
 async def stop_tasks(tasks: Iterable[asyncio.Task], *, attempts: int = 20, every_s: float = 0.25) -> None:
     """Cancel every task and wait until all have finished, re-cancelling any that shrugged a cancel off."""
     pending = {t for t in tasks if not t.done()}

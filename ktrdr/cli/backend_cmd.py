@@ -20,4 +20,5 @@ def backend(ctx: typer.Context,
     from ktrdr.workers.serve import setup_logging
 
     setup_logging()
-    run(lambda: serve_backend(state(ctx).settings, backend_id=backend_id))
+    settings = state(ctx).settings
+    run(lambda: serve_backend(settings, backend_id=backend_id), loop=settings.event_loop)

@@ -27,7 +27,8 @@ def start(ctx: typer.Context, **kw: Any) -> None:
     from ktrdr.workers.serve import reexec, serve, setup_logging
 
     setup_logging()
-    worker = run(lambda: serve(state(ctx).settings, **kw))
+    settings = state(ctx).settings
+    worker = run(lambda: serve(settings, **kw), loop=settings.event_loop)
     if worker.restart_required:
         reexec()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ktrdr.bus.handle import Bus
 from ktrdr.bus.resolve import resolve_url
+from ktrdr.bus.tasks import loop_name
 from ktrdr.config import Settings
 from ktrdr.operations.kinds import OperationKind
 from ktrdr.protocol.messages import GpuInfo
@@ -43,8 +44,8 @@ async def serve(settings: Settings, *, kind: str, op_type: str, pool: str, handl
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop)
-    log.info("worker %s serving %s/%s (capacity %d) on %s", worker.worker_id, op_type, pool, capacity,
-             bus.nc.connected_url.netloc if bus.nc.connected_url else "?")
+    log.info("worker %s serving %s/%s (capacity %d) on %s, %s loop", worker.worker_id, op_type, pool, capacity,
+             bus.nc.connected_url.netloc if bus.nc.connected_url else "?", loop_name())
     try:
         await worker.run(burst=burst)
     finally:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from ktrdr.operations.record import new_record
 from ktrdr.operations.submit import submit
 from ktrdr.protocol.codec import decode, encode
 from ktrdr.protocol.messages import OperationFailed, OperationMetric, OperationProgress, WorkerHeartbeat
-from tests.helpers import wait_record
+from tests.helpers import spawn_ktrdr, spawn_worker_process, wait_record
 from tests.integration.conftest import WorkerPool
 
 pytestmark = pytest.mark.slow
@@ -27,12 +25,7 @@ STEPS = {"steps": 40, "step_seconds": 0.1}
 
 def spawn_worker(s: Settings, worker_id: str, home: Path) -> subprocess.Popen:
     """`ktrdr worker dummy` as a separate process with the test's server, namespace and timings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KTRDR_")}
-    env.update(KTRDR_NATS_URL=s.nats_url, KTRDR_NAMESPACE=s.namespace, KTRDR_HOME=str(home),
-               KTRDR_ACK_WAIT_S=str(s.ack_wait_s), KTRDR_HEARTBEAT_S=str(s.heartbeat_s),
-               KTRDR_MAX_DELIVER=str(s.max_deliver), KTRDR_EVENTS_MAX_AGE_DAYS=str(s.events_max_age_days))
-    return subprocess.Popen([sys.executable, "-m", "ktrdr", "worker", "dummy", "--worker-id", worker_id],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return spawn_worker_process(s, "dummy", worker_id, home)
 
 
 async def running_on(bus: Bus, op_id: str, worker_id: str) -> None:
@@ -124,3 +117,22 @@ async def test_sigterm_requeues_and_another_worker_resumes(fast: tuple[Bus, Sett
     assert code == 0 and exit_s < 10, (code, exit_s, leaving.stderr.read().decode()[-2000:])
     assert requeued.worker_id == "leaving"  # the last worker stays on record while it waits
     assert record.status == "completed" and record.attempt == 2 and record.result["resumed_from"] >= 3
+
+
+@pytest.mark.parametrize("setting, expected", [(None, "uvloop"), ("asyncio", "asyncio")])
+async def test_a_worker_process_runs_its_operations_on_the_configured_event_loop(
+        fast: tuple[Bus, Settings], tmp_path: Path, setting: str | None, expected: str) -> None:
+    pytest.importorskip("uvloop", reason="uvloop is not installed here: every loop is asyncio's")
+    bus, s = fast
+    op = await submit(bus, "dummy", "cpu", {"steps": 2, "step_seconds": 0.01})
+    env = {"KTRDR_EVENT_LOOP": setting} if setting else {}
+    worker = spawn_ktrdr(s, tmp_path, "worker", "dummy", "--worker-id", f"on-{expected}", "--burst", env=env)
+    try:
+        record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=60)
+        code = await asyncio.to_thread(worker.wait, 30)
+    finally:
+        worker.kill()
+    log = worker.stderr.read().decode() if worker.stderr else ""
+    serving = [line for line in log.splitlines() if " serving dummy/cpu " in line]
+    assert record.status == "completed" and record.worker_id == f"on-{expected}" and code == 0, log[-2000:]
+    assert serving and serving[0].endswith(f", {expected} loop"), log[-2000:]
