@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: (script, arguments, what it measures) — sizes chosen so the whole run fits in ~10 minutes on 2 cores.
 BENCHES: list[tuple[str, list[str], str]] = [
-    ("bench_operations.py", ["--n", "100", "--ops", "500"],
+    ("bench_operations.py", ["--n", "500", "--ops", "500"],
      "dispatch and cancel latency, no-op throughput, beside bare JetStream and core NATS"),
     ("bench_backend_list.py", ["--ops", "3000", "--n", "50"], "listing operations through the API beside a bare KV get"),
     ("bench_mux.py", ["--n", "4000"], "the acked JetStream publish of every hot path beside nats-py's js.publish"),
