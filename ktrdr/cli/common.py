@@ -98,7 +98,7 @@ def run(coro_fn: Callable[[], Awaitable[T]], *, loop: str = "asyncio") -> T:
     """Run an async command body on the `loop` named (see loop_factory); KtrdrErrors become exit code 1.
 
     The backend and the workers ask for the settings' `event_loop` (uvloop by default: on two cores it gave
-    the no-op operation 15% more throughput and a quarter off its round trip); other commands keep asyncio's.
+    no-op operations 8-16% more throughput and 13-26% off their round trip); other commands keep asyncio's.
     """
     import asyncio
 

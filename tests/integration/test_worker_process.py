@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,11 +22,6 @@ pytestmark = pytest.mark.slow
 STEPS = {"steps": 40, "step_seconds": 0.1}
 
 
-def spawn_worker(s: Settings, worker_id: str, home: Path) -> subprocess.Popen:
-    """`ktrdr worker dummy` as a separate process with the test's server, namespace and timings."""
-    return spawn_worker_process(s, "dummy", worker_id, home)
-
-
 async def running_on(bus: Bus, op_id: str, worker_id: str) -> None:
     """Wait until `worker_id` runs the operation and has checkpointed a few steps."""
     await wait_record(bus, op_id, lambda r: r.worker_id == worker_id and r.progress.steps_completed >= 3)
@@ -37,7 +31,7 @@ async def test_sigkill_mid_operation_fails_over_and_completes_once(fast: tuple[B
                                                                   tmp_path: Path) -> None:
     bus, s = fast
     op = await submit(bus, "dummy", "cpu", STEPS)
-    victim = spawn_worker(s, "victim", tmp_path)
+    victim = spawn_worker_process(s, "dummy", "victim", tmp_path)
     pool = WorkerPool(s)
     try:
         await running_on(bus, op.id, "victim")
@@ -72,10 +66,10 @@ async def test_an_operation_longer_than_the_ack_wait_keeps_its_one_delivery(fast
     an idle second worker, which would take a redelivery over, never gets one."""
     bus, s = fast
     op = await submit(bus, "dummy", "cpu", {"steps": 25, "step_seconds": 0.2})  # 5 s: 2.5 ack waits
-    steady = spawn_worker(s, "steady", tmp_path / "steady")
+    steady = spawn_worker_process(s, "dummy", "steady", tmp_path / "steady")
     try:
         await wait_record(bus, op.id, lambda r: r.worker_id == "steady")
-        idle = spawn_worker(s, "idle", tmp_path / "idle")
+        idle = spawn_worker_process(s, "dummy", "idle", tmp_path / "idle")
         try:
             record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=60)
         finally:
@@ -99,7 +93,7 @@ async def test_sigterm_requeues_and_another_worker_resumes(fast: tuple[Bus, Sett
 
     await bus.nc.subscribe(bus.names.heartbeat("dummy", "leaving"), cb=on_beat)
     op = await submit(bus, "dummy", "cpu", STEPS)
-    leaving = spawn_worker(s, "leaving", tmp_path)
+    leaving = spawn_worker_process(s, "dummy", "leaving", tmp_path)
     pool = WorkerPool(s)
     try:
         await running_on(bus, op.id, "leaving")
