@@ -17,9 +17,9 @@ import pytest
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
 from ktrdr.operations.submit import submit
-from tests.helpers import wait_record
+from tests.helpers import spawn_worker_process, wait_record
 from tests.integration.conftest import BackendPool, WorkerPool
-from tests.integration.test_worker_process import running_on, spawn_worker
+from tests.integration.test_worker_process import running_on
 
 pytestmark = pytest.mark.slow
 ACK_WAIT_S = 120.0  # far beyond every bound below: only the registry-driven takeover can move the order in time
@@ -35,7 +35,7 @@ async def stack(settings: Settings, heartbeat_s: float, tmp_path: Path,
     backends, pool = BackendPool(s), WorkerPool(s)
     await backends.start()
     bus = await Bus.open(s)
-    proc = spawn_worker(s, worker_id, tmp_path)
+    proc = spawn_worker_process(s, "dummy", worker_id, tmp_path)
     try:
         yield bus, s, pool, proc
     finally:
