@@ -182,6 +182,8 @@ def events_cmd(ctx: typer.Context,
                         seen += 1
                         if count and seen >= count:
                             return False
+                except StopAsyncIteration:  # the subscription ended (the connection closed): done, as `async for` is
+                    return False
                 finally:
                     await close_quietly(events)
         return True
