@@ -77,10 +77,13 @@ class Registry:
                 self.workers[item.worker_id] = item
 
     async def _sweep_loop(self) -> None:
+        period = max(0.2, self.bus.settings.heartbeat_s / 2)
         while True:
-            await asyncio.sleep(max(0.2, self.bus.settings.heartbeat_s / 2))
+            due = time.monotonic() + period
+            await asyncio.sleep(period)
+            stalled_s = max(0.0, time.monotonic() - due)  # our own loop was busy: beats may wait unread
             try:
-                await self.sweep(await self.pending_by_pool())
+                await self.sweep(await self.pending_by_pool(), stalled_s=stalled_s)
             except Exception as exc:  # a sweep is retried on the next tick
                 log.debug("registry sweep failed: %s", exc)
 
@@ -92,12 +95,15 @@ class Registry:
             out[f"{op_type}/{pool}"] = info.num_pending
         return out
 
-    async def sweep(self, pending_by_pool: dict[str, int] | None = None) -> None:
-        """Mark workers unavailable after 3 missed beats, and idle ones facing waiting work as stuck."""
+    async def sweep(self, pending_by_pool: dict[str, int] | None = None, stalled_s: float = 0.0) -> None:
+        """Mark workers unavailable after 3 missed beats, and idle ones facing waiting work as stuck.
+
+        `stalled_s` is how late our own loop woke for this sweep: beats that arrived meanwhile may still sit unread
+        on the socket, so that much silence is ours, not the worker's."""
         now = time.time_ns()
         for record in list(self.workers.values()):
             status = record.status
-            if record.alive and record.age_s(now) > MISSED_BEATS * record.interval_s:
+            if record.alive and record.age_s(now) > MISSED_BEATS * record.interval_s + stalled_s:
                 status = "unavailable"
             elif record.status == "available" and pending_by_pool and record.idle_since and \
                     pending_by_pool.get(f"{record.kind}/{record.pool}", 0) > 0 and \

@@ -3,6 +3,7 @@ ack wait; a worker that only pauses for less than the missed-heartbeat deadline 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from nats.aio.msg import Msg
 
 from ktrdr.bus.handle import Bus
 from ktrdr.config import Settings
@@ -70,11 +72,34 @@ async def test_a_killed_workers_operation_resumes_elsewhere_before_the_ack_wait(
 async def test_a_worker_paused_for_less_than_the_deadline_keeps_its_operation(settings: Settings,
                                                                             tmp_path: Path) -> None:
     async with stack(settings, 1.0, tmp_path, "slow") as (bus, s, pool, slow):
-        op = await submit(bus, "dummy", "cpu", STEPS)
+        op = await submit(bus, "dummy", "cpu", {"steps": 120, "step_seconds": 0.1})
         await running_on(bus, op.id, "slow")
         await pool.start(checkpoints=None, worker_id="idle")  # where a wrong takeover would send it
-        os.kill(slow.pid, signal.SIGSTOP)
-        time.sleep(1.0)  # the stimulus, not a wait: one beat missed of the three the deadline allows
+        beats = await bus.nc.subscribe(bus.names.heartbeat("dummy", "slow"))
+        # 4 fresh beats of a worker spawned after the backend: the registry has listened for the 3 intervals it needs
+        # before it may call anyone lost, so a wrong takeover could happen from here on
+        for _ in range(4):
+            await beats.next_msg(timeout=10)
+        os.kill(slow.pid, signal.SIGSTOP)  # right after a beat, so the pause alone sets the silence
+        await asyncio.sleep(1.2)  # the stimulus, not a wait: one beat missed of the three the deadline allows
         os.kill(slow.pid, signal.SIGCONT)
         record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=40)
     assert record.status == "completed" and record.attempt == 1 and record.worker_id == "slow", record
+
+
+async def test_a_backend_whose_own_loop_stalls_does_not_call_a_beating_worker_lost(settings: Settings,
+                                                                                   tmp_path: Path) -> None:
+    async with stack(settings, 0.5, tmp_path, "steady") as (bus, s, pool, steady):
+        op = await submit(bus, "dummy", "cpu", STEPS)
+        await running_on(bus, op.id, "steady")
+        await pool.start(checkpoints=None, worker_id="idle")  # where a wrong takeover would send it
+        kv_subject = f"$KV.{bus.names.bucket('workers')}.steady"
+        statuses: list[str] = []  # every registry write of the worker, read after the stall
+
+        async def note(msg: Msg) -> None:
+            statuses.append(msgspec.json.decode(msg.data)["status"])
+        await bus.nc.subscribe(kv_subject, cb=note)
+        time.sleep(2.5)  # the stimulus: the backend shares this loop, so it reads no beat for 5 intervals
+        record = await wait_record(bus, op.id, lambda r: r.terminal, timeout=40)
+    assert "unavailable" not in statuses, statuses
+    assert record.status == "completed" and record.attempt == 1 and record.worker_id == "steady", record
