@@ -96,6 +96,7 @@ class WeeklyGated:
     def __init__(self) -> None:
         self.inner, self.calls = SyntheticProvider(seed=3), 0
         self.gate = threading.Event()
+        self.third_in_flight = threading.Event()
 
     def segment_span(self, timeframe: Any) -> pd.Timedelta:
         return pd.Timedelta(days=7)
@@ -107,6 +108,7 @@ class WeeklyGated:
               cancel: Any = None) -> pd.DataFrame:
         self.calls += 1
         if self.calls == 3 and not self.gate.is_set() and cancel is not None:
+            self.third_in_flight.set()
             cancel.wait(20)  # a slow request in flight when the cancel arrives; it still completes
         return self.inner.fetch(symbol, timeframe, start, end)
 
@@ -121,7 +123,8 @@ async def cancelled_load(bus: Bus, workers: WorkerPool, settings: Settings) -> t
     await data_worker(workers, handler)
     op = await submit(bus, "data", "ib", {"symbol": "EURUSD", "timeframe": "1h", "source": "synthetic",
                                           "mode": "full", "start": JAN, "end": "2024-03-04T00:00:00Z", "seed": 3})
-    await wait_record(bus, op.id, lambda r: r.progress.steps_completed >= 2)
+    # the cancel must find the third request in flight: sent between segments, it would keep only two
+    assert await asyncio.to_thread(provider.third_in_flight.wait, 20), "the third segment was never requested"
     await cancel(bus, op.id, "enough")
     record = await wait_record(bus, op.id, lambda r: r.terminal)
     assert record.status == "cancelled"
