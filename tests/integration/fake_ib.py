@@ -18,13 +18,16 @@ import os
 import time
 from typing import Any
 
+# at import, never inside a test's running loop: ib_insync's import looks the thread's event loop up (eventkit)
+# and fails where a loop was set and then cleared, as pytest-asyncio does between tests
+from ib_insync import BarData
+from ib_insync.wrapper import RequestError
+
 PACING_MESSAGE = "Historical Market Data Service error message:Historical data request pacing violation"
 
 
 def daily_bars(start: dt.date, end: dt.date) -> list[Any]:
     """Weekday bars in [start, end): prices follow the day number, so any bar can be checked on its own."""
-    from ib_insync import BarData
-
     out, day = [], start
     while day < end:
         if day.weekday() < 5:
@@ -75,8 +78,6 @@ class ScriptedIB:
 
     async def reqHistoricalDataAsync(self, contract: Any, endDateTime: dt.datetime, durationStr: str,  # noqa: N802
                                      **kw: Any) -> list[Any]:
-        from ib_insync.wrapper import RequestError
-
         self.historical += 1
         end = endDateTime.date()
         if self.historical == self.pacing_at:
