@@ -4,6 +4,9 @@ the aggregator, each beside the bare nats-py mechanism measured in the same run.
 Run: .venv/bin/python bench/bench_load.py [--workers 1000] [--rate 20000] [--seconds 10] [--ops 200] [--backends 1 2]
 The backend (`python -m ktrdr backend`) runs as a subprocess; its CPU time comes from /proc/<pid>/stat. With
 `--backends 1 2` the progress load runs again once a second backend has joined (one of them folds at a time).
+Progress has two baselines: bare pub→sub at the same rate, and "KV alone": this process writing the same
+progress straight into a bucket like `operations` (compare-and-set, one write in flight per record), which is
+the least any design that keeps progress in a KV record pays on this machine.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import msgspec
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.kv import KeyValue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -25,7 +32,8 @@ from bench.common import pct  # noqa: E402
 from ktrdr.protocol.workers import WorkerRecord  # noqa: E402
 from ktrdr.bus.handle import Bus  # noqa: E402
 from ktrdr.config import Settings  # noqa: E402
-from ktrdr.operations.record import new_record  # noqa: E402
+from ktrdr.operations.record import OperationRecord, Progress, new_record  # noqa: E402
+from ktrdr.operations.store import OperationStore  # noqa: E402
 from ktrdr.protocol.codec import decode, encode  # noqa: E402
 from ktrdr.protocol.messages import OperationProgress, WorkerHeartbeat  # noqa: E402
 from tests.chaos.procs import Child, ServerProc, ktrdr_env  # noqa: E402
@@ -97,49 +105,111 @@ async def bare_kv_puts(bus: Bus, count: int) -> float:
     return count / (time.perf_counter() - t0)
 
 
-async def progress(bus: Bus, ops: int, rate: int, seconds: float, label: str = "progress  ") -> None:
+class _Seq(msgspec.Struct):
+    id: str
+    progress_seq: int = 0
+
+
+def running_records(ops: int) -> list[OperationRecord]:
+    """`ops` records of running operations, not yet stored."""
+    return [msgspec.structs.replace(new_record("dummy", "cpu", {}), status="running", attempt=1) for _ in range(ops)]
+
+
+class Seen:
+    """Event → KV record latencies, seen through a KV watch and matched by (operation id, progress seq)."""
+
+    def __init__(self, records: list[OperationRecord]) -> None:
+        self.sent_at: dict[tuple[str, int], float] = {}
+        self.lat: list[float] = []
+        self.writes: Counter[str] = Counter({r.id: 0 for r in records})  # per operation: is each kept current?
+
+    async def watch(self, kv: KeyValue) -> None:
+        """Match every write of the bucket until cancelled."""
+        watcher = await kv.watchall()
+        try:
+            while True:
+                entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
+                if entry is not None and entry.value:
+                    r = msgspec.json.decode(entry.value, type=_Seq)
+                    if (t := self.sent_at.get((r.id, r.progress_seq))) is not None:
+                        self.lat.append(time.perf_counter() - t)
+                        self.writes[r.id] += 1
+        finally:
+            await watcher.stop()
+
+    async def run(self, kv: KeyValue, rate: int, seconds: float, send: Callable[[int], None]) -> float:
+        """Pace `send` while watching, then let the last writes land; the publish rate achieved."""
+        task = asyncio.create_task(self.watch(kv))
+        await asyncio.sleep(0.2)  # the watch is bound
+        t0 = time.monotonic()
+        sent = await paced(rate, seconds, send)
+        achieved = sent / (time.monotonic() - t0)
+        await asyncio.sleep(2.0)  # let the last fold land before reading the figures
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return achieved
+
+    def report(self, label: str, ops: int, rate: int, seconds: float, achieved: float) -> float:
+        """Print the latency and how evenly the operations were kept current; the p99 in seconds (nan: none)."""
+        print(f"{label} offered {rate}/s, published {achieved:8.0f}/s over {ops} operations; KV writes seen "
+              f"{len(self.lat)} ({len(self.lat) / seconds:.0f}/s, latest-wins coalescing)")
+        if self.lat:
+            print(f"{label} event → KV record: p50 {pct(self.lat, 50) * 1e3:7.1f} ms  "
+                  f"p99 {pct(self.lat, 99) * 1e3:7.1f} ms")
+            per_op = sorted(self.writes.values())
+            print(f"{label} KV writes per operation over {seconds:.0f}s: min {per_op[0]}  p10 {pct(per_op, 10):.0f}  "
+                  f"median {pct(per_op, 50):.0f}  max {per_op[-1]} (every operation publishes {rate / ops:.0f}/s)")
+        return pct(self.lat, 99) if self.lat else float("nan")
+
+
+async def progress(bus: Bus, ops: int, rate: int, seconds: float, label: str = "progress  ") -> float:
     """`rate` progress events/s over `ops` running operations; event → KV latency seen through a KV watch."""
-    records = [msgspec.structs.replace(new_record("dummy", "cpu", {}), status="running", attempt=1)
-               for _ in range(ops)]
+    records = running_records(ops)
     await asyncio.gather(*(bus.ops.create(r) for r in records))
-    sent_at: dict[tuple[str, int], float] = {}
-    lat: list[float] = []
-    writes: Counter[str] = Counter({r.id: 0 for r in records})  # per operation: is every one kept current?
-    watcher = await bus.ops.kv.watchall()
-
-    async def watch() -> None:
-        while True:
-            entry = await watcher.updates(timeout=None)  # type: ignore[arg-type]
-            if entry is not None and entry.value:
-                r = msgspec.json.decode(entry.value)
-                if (t := sent_at.get((r["id"], r["progress_seq"]))) is not None:
-                    lat.append(time.perf_counter() - t)
-                    writes[r["id"]] += 1
-
-    task = asyncio.create_task(watch())
+    seen = Seen(records)
 
     def send(i: int) -> None:
         r, seq = records[i % ops], i // ops + 1
-        sent_at[(r.id, seq)] = time.perf_counter()
+        seen.sent_at[(r.id, seq)] = time.perf_counter()
         ev = OperationProgress(operation_id=r.id, attempt=1, seq=seq, percentage=float(seq % 100))
         asyncio.ensure_future(bus.nc.publish(bus.names.event(r.id, "progress"), encode(ev)))
 
-    t0 = time.monotonic()
-    sent = await paced(rate, seconds, send)
-    achieved = sent / (time.monotonic() - t0)
-    await asyncio.sleep(2.0)  # let the last fold land before reading the figures
-    task.cancel()
-    await watcher.stop()
-    print(f"{label} offered {rate}/s, published {achieved:8.0f}/s over {ops} operations; KV writes seen "
-          f"{len(lat)} ({len(lat) / seconds:.0f}/s, latest-wins coalescing)")
-    if lat:
-        print(f"{label} event → KV record: p50 {pct(lat, 50) * 1e3:7.1f} ms  p99 {pct(lat, 99) * 1e3:7.1f} ms")
-        per_op = sorted(writes.values())
-        print(f"{label} KV writes per operation over {seconds:.0f}s: min {per_op[0]}  p10 {pct(per_op, 10):.0f}  "
-              f"median {pct(per_op, 50):.0f}  max {per_op[-1]} (every operation publishes {rate / ops:.0f}/s)")
+    return seen.report(label, ops, rate, seconds, await seen.run(bus.ops.kv, rate, seconds, send))
 
 
-async def bare_pubsub(bus: Bus, rate: int, seconds: float) -> None:
+async def bare_kv_progress(bus: Bus, ops: int, rate: int, seconds: float) -> float:
+    """Baseline with no backend: the same progress written by this process straight into a bucket like
+    `operations` (compare-and-set, one write in flight per record, the newest progress wins)."""
+    bucket = bus.names.bucket("bare_progress")
+    kv = await bus.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE))
+    store, records = OperationStore(kv, bus.mux, bucket), running_records(ops)
+    state = {r.id: [r, rev, 0, False] for r, rev in zip(records, await asyncio.gather(*map(store.create, records)))}
+    seen = Seen(records)
+
+    async def write(st: list[Any]) -> None:
+        st[3] = True
+        while seq := st[2]:
+            st[2] = 0
+            record = msgspec.structs.replace(st[0], progress=Progress(percentage=float(seq % 100)), progress_seq=seq)
+            st[1], st[0] = await store.put_if(record, st[1]), record
+        st[3] = False
+
+    def send(i: int) -> None:
+        r, seq = records[i % ops], i // ops + 1
+        seen.sent_at[(r.id, seq)] = time.perf_counter()
+        st = state[r.id]
+        st[2] = seq
+        if not st[3]:
+            asyncio.ensure_future(write(st))
+
+    c0 = cpu_s(os.getpid())
+    achieved = await seen.run(kv, rate, seconds, send)
+    print(f"progress   KV alone: no backend, this process writes each record itself and used "
+          f"{(cpu_s(os.getpid()) - c0) / (seconds + 2.2):.0%} of a core")
+    return seen.report("progress   KV alone", ops, rate, seconds, achieved)
+
+
+async def bare_pubsub(bus: Bus, rate: int, seconds: float) -> float:
     """Baseline: the same publish rate to a plain subscriber; publish → callback latency."""
     lat: list[float] = []
 
@@ -153,6 +223,7 @@ async def bare_pubsub(bus: Bus, rate: int, seconds: float) -> None:
     await sub.unsubscribe()
     print(f"progress   bare pub→sub at {rate}/s: received {len(lat)}/{sent}; p50 {pct(lat, 50) * 1e3:7.1f} ms  "
           f"p99 {pct(lat, 99) * 1e3:7.1f} ms")
+    return pct(lat, 99)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -167,14 +238,17 @@ async def main(args: argparse.Namespace) -> None:
         await heartbeats(bus, backends[0].proc.pid, args.workers, args.seconds)
         print(f"heartbeats bare KV put rate (the registry's write): {await bare_kv_puts(bus, 5000):8.0f} puts/s "
               f"vs {args.workers} beats/s needed")
-        await bare_pubsub(bus, args.rate, min(5.0, args.seconds))
+        bare = await bare_pubsub(bus, args.rate, min(5.0, args.seconds))
+        alone = await bare_kv_progress(bus, args.ops, args.rate, args.seconds)
         for count in args.backends:
             while len(backends) < count:
                 backends.append(Child(f"load-backend-{len(backends)}", ["backend"],
                                       ktrdr_env(settings, root / "home"), root / f"backend-{len(backends)}.log"))
                 await asyncio.sleep(3.0)
-            await progress(bus, args.ops, args.rate, args.seconds,
-                           "progress  " if count == 1 else f"progress ({count} backends)")
+            ours = await progress(bus, args.ops, args.rate, args.seconds,
+                                  "progress  " if count == 1 else f"progress ({count} backends)")
+            print(f"progress   p99 beside bare pub→sub's: {ours / bare:.1f}x (KV alone: {alone / bare:.1f}x); "
+                  f"beside KV alone: {ours / alone:.2f}x")
     finally:
         for backend in backends:
             backend.terminate()
