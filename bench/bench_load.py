@@ -5,8 +5,8 @@ Run: .venv/bin/python bench/bench_load.py [--workers 1000] [--rate 20000] [--sec
 The backend (`python -m ktrdr backend`) runs as a subprocess; its CPU time comes from /proc/<pid>/stat. With
 `--backends 1 2` the progress load runs again once a second backend has joined (one of them folds at a time).
 Progress has two baselines: bare pub→sub at the same rate, and "KV alone": this process writing the same
-progress straight into a bucket like `operations` (compare-and-set, one write in flight per record), which is
-the least any design that keeps progress in a KV record pays on this machine.
+progress straight into a bucket like `operations` (compare-and-set, one write in flight per record): what keeping
+progress in a KV record costs on this machine with no backend in the path.
 """
 
 from __future__ import annotations
