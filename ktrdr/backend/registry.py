@@ -81,9 +81,10 @@ class Registry:
         while True:
             due = time.monotonic() + period
             await asyncio.sleep(period)
-            stalled_s = max(0.0, time.monotonic() - due)  # our own loop was busy: beats may wait unread
             try:
-                await self.sweep(await self.pending_by_pool(), stalled_s=stalled_s)
+                pending = await self.pending_by_pool()
+                # late by a stall of our own loop (also one during those requests): beats may wait unread as long
+                await self.sweep(pending, stalled_s=max(0.0, time.monotonic() - due))
             except Exception as exc:  # a sweep is retried on the next tick
                 log.debug("registry sweep failed: %s", exc)
 
@@ -98,8 +99,8 @@ class Registry:
     async def sweep(self, pending_by_pool: dict[str, int] | None = None, stalled_s: float = 0.0) -> None:
         """Mark workers unavailable after 3 missed beats, and idle ones facing waiting work as stuck.
 
-        `stalled_s` is how late our own loop woke for this sweep: beats that arrived meanwhile may still sit unread
-        on the socket, so that much silence is ours, not the worker's."""
+        `stalled_s` is how late this sweep runs, our own loop having been busy: beats that arrived meanwhile may
+        still sit unread on the socket, so that much silence is ours, not the worker's."""
         now = time.time_ns()
         for record in list(self.workers.values()):
             status = record.status
