@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -177,30 +177,41 @@ async def progress(bus: Bus, ops: int, rate: int, seconds: float, label: str = "
     return seen.report(label, ops, rate, seconds, await seen.run(bus.ops.kv, rate, seconds, send))
 
 
+@dataclass
+class _Writer:
+    """One record's writer in the KV-alone baseline: the newest progress waits while a write is in flight."""
+
+    record: OperationRecord
+    revision: int
+    next_seq: int = 0
+    writing: bool = False
+
+
 async def bare_kv_progress(bus: Bus, ops: int, rate: int, seconds: float) -> float:
     """Baseline with no backend: the same progress written by this process straight into a bucket like
     `operations` (compare-and-set, one write in flight per record, the newest progress wins)."""
     bucket = bus.names.bucket("bare_progress")
     kv = await bus.js.create_key_value(KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE))
     store, records = OperationStore(kv, bus.mux, bucket), running_records(ops)
-    state = {r.id: [r, rev, 0, False] for r, rev in zip(records, await asyncio.gather(*map(store.create, records)))}
+    revisions = await asyncio.gather(*map(store.create, records))
+    writers = {r.id: _Writer(r, rev) for r, rev in zip(records, revisions)}
     seen = Seen(records)
 
-    async def write(st: list[Any]) -> None:
-        st[3] = True
-        while seq := st[2]:
-            st[2] = 0
-            record = msgspec.structs.replace(st[0], progress=Progress(percentage=float(seq % 100)), progress_seq=seq)
-            st[1], st[0] = await store.put_if(record, st[1]), record
-        st[3] = False
+    async def write(w: _Writer) -> None:
+        w.writing = True
+        while seq := w.next_seq:
+            w.next_seq = 0
+            record = msgspec.structs.replace(w.record, progress=Progress(percentage=float(seq % 100)), progress_seq=seq)
+            w.revision, w.record = await store.put_if(record, w.revision), record
+        w.writing = False
 
     def send(i: int) -> None:
         r, seq = records[i % ops], i // ops + 1
         seen.sent_at[(r.id, seq)] = time.perf_counter()
-        st = state[r.id]
-        st[2] = seq
-        if not st[3]:
-            asyncio.ensure_future(write(st))
+        w = writers[r.id]
+        w.next_seq = seq
+        if not w.writing:
+            asyncio.ensure_future(write(w))
 
     c0 = cpu_s(os.getpid())
     achieved = await seen.run(kv, rate, seconds, send)
