@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,16 +47,26 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-async def paced(total_per_s: int, seconds: float, send) -> int:  # type: ignore[no-untyped-def]
-    """Call `send(i)` total_per_s times a second in 10 ms ticks; returns how many were sent."""
+async def paced(total_per_s: int, seconds: float, send: Callable[[int], Awaitable[None] | None]) -> int:
+    """Call `send(i)` total_per_s times a second in 10 ms ticks; returns how many were sent.
+
+    The publishes `send` returns go out from one task per tick, in order, as a real publisher sends them: a task per
+    message had cost the generator more than the messaging it measures (bare pub→sub p99 5–9 ms against 2.5–3).
+    """
     t0, sent, per_tick = time.monotonic(), 0, max(1, total_per_s // 100)
-    while (now := time.monotonic()) - t0 < seconds:
-        for _ in range(per_tick):
-            send(sent)
-            sent += 1
+    while time.monotonic() - t0 < seconds:
+        tick = [aw for i in range(sent, sent + per_tick) if (aw := send(i)) is not None]
+        sent += per_tick
+        if tick:
+            asyncio.ensure_future(_in_order(tick))
         await asyncio.sleep(max(0.0, t0 + sent / total_per_s - time.monotonic()))
-        _ = now
     return sent
+
+
+async def _in_order(publishes: list[Awaitable[None]]) -> None:
+    """Await each publish in turn."""
+    for publish in publishes:
+        await publish
 
 
 async def heartbeats(bus: Bus, backend_pid: int, workers: int, seconds: float) -> None:
@@ -78,11 +88,11 @@ async def heartbeats(bus: Bus, backend_pid: int, workers: int, seconds: float) -
     c0, t0 = cpu_s(backend_pid), time.monotonic()
     ages: list[float] = []
 
-    def send(i: int) -> None:
-        asyncio.ensure_future(bus.nc.publish(subjects[i % workers], beats[i % workers]))
+    def send(i: int) -> Awaitable[None]:
         if i % 500 == 0 and len(seen) == workers:
             now = time.time_ns()
             ages.extend((now - v) / 1e9 for v in seen.values())
+        return bus.nc.publish(subjects[i % workers], beats[i % workers])
 
     sent = await paced(workers, seconds, send)
     share = (cpu_s(backend_pid) - c0) / (time.monotonic() - t0)
@@ -137,7 +147,7 @@ class Seen:
         finally:
             await watcher.stop()
 
-    async def run(self, kv: KeyValue, rate: int, seconds: float, send: Callable[[int], None]) -> float:
+    async def run(self, kv: KeyValue, rate: int, seconds: float, send: Callable[[int], Awaitable[None] | None]) -> float:
         """Pace `send` while watching, then let the last writes land; the publish rate achieved."""
         task = asyncio.create_task(self.watch(kv))
         await asyncio.sleep(0.2)  # the watch is bound
@@ -168,11 +178,11 @@ async def progress(bus: Bus, ops: int, rate: int, seconds: float, label: str = "
     await asyncio.gather(*(bus.ops.create(r) for r in records))
     seen = Seen(records)
 
-    def send(i: int) -> None:
+    def send(i: int) -> Awaitable[None]:
         r, seq = records[i % ops], i // ops + 1
         seen.sent_at[(r.id, seq)] = time.perf_counter()
         ev = OperationProgress(operation_id=r.id, attempt=1, seq=seq, percentage=float(seq % 100))
-        asyncio.ensure_future(bus.nc.publish(bus.names.event(r.id, "progress"), encode(ev)))
+        return bus.nc.publish(bus.names.event(r.id, "progress"), encode(ev))
 
     return seen.report(label, ops, rate, seconds, await seen.run(bus.ops.kv, rate, seconds, send))
 
@@ -228,8 +238,7 @@ async def bare_pubsub(bus: Bus, rate: int, seconds: float) -> float:
         lat.append(time.perf_counter() - float(msg.data))
 
     sub = await bus.nc.subscribe("bare.progress", cb=on_msg)
-    sent = await paced(rate, seconds, lambda i: asyncio.ensure_future(
-        bus.nc.publish("bare.progress", str(time.perf_counter()).encode())))
+    sent = await paced(rate, seconds, lambda i: bus.nc.publish("bare.progress", str(time.perf_counter()).encode()))
     await asyncio.sleep(1.0)
     await sub.unsubscribe()
     print(f"progress   bare pub→sub at {rate}/s: received {len(lat)}/{sent}; p50 {pct(lat, 50) * 1e3:7.1f} ms  "
