@@ -18,9 +18,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from nats.js.api import KeyValueConfig, StorageType
@@ -39,7 +40,7 @@ from ktrdr.protocol.messages import OperationProgress, WorkerHeartbeat  # noqa: 
 from tests.chaos.procs import Child, ServerProc, ktrdr_env  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-_TICKS: set[asyncio.Future[None]] = set()  # the publishing tasks still running
+_TICKS: set[asyncio.Future[None]] = set()  # the bench's own tasks still running
 
 
 def cpu_s(pid: int) -> float:
@@ -59,11 +60,16 @@ async def paced(total_per_s: int, seconds: float, send: Callable[[int], Awaitabl
         tick = [aw for i in range(sent, sent + per_tick) if (aw := send(i)) is not None]
         sent += per_tick
         if tick:
-            task = asyncio.ensure_future(_in_order(tick))
-            _TICKS.add(task)  # held until done: the loop keeps only a weak reference to a task
-            task.add_done_callback(_TICKS.discard)
+            _spawn(_in_order(tick))
         await asyncio.sleep(max(0.0, t0 + sent / total_per_s - time.monotonic()))
     return sent
+
+
+def _spawn(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` as a task held until done: the loop keeps only a weak reference to a task."""
+    task = asyncio.ensure_future(coro)
+    _TICKS.add(task)
+    task.add_done_callback(_TICKS.discard)
 
 
 async def _in_order(publishes: list[Awaitable[None]]) -> None:
@@ -224,7 +230,7 @@ async def bare_kv_progress(bus: Bus, ops: int, rate: int, seconds: float) -> flo
         w = writers[r.id]
         w.next_seq = seq
         if not w.writing:
-            asyncio.ensure_future(write(w))
+            _spawn(write(w))
 
     c0 = cpu_s(os.getpid())
     achieved = await seen.run(kv, rate, seconds, send)
